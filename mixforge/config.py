@@ -1,0 +1,175 @@
+"""One dataclass per command; YAML, flags and Python resolve to the same object.
+
+Every field carries its help text (``opt(default, "help")``), so `--help`, the pipeline
+config's documentation and validation all come from one place. ``from_dict`` names the
+wrong key or type before any work starts; ``click_options`` turns a dataclass into flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+import click
+
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+
+def opt(default: Any, help: str, *, flag: str | None = None) -> Any:  # noqa: A002
+    """A config field with its help text (and, optionally, its CLI flag name)."""
+    meta = {"help": help, "flag": flag}
+    if isinstance(default, list | dict):
+        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(get_args(tp)) == 2:
+            return True, args[0]
+    return False, tp
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    optional, tp = _is_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        msg = f"config key {key!r} must not be empty"
+        raise ConfigError(msg)
+    origin = get_origin(tp)
+    if origin is Literal:
+        if value not in get_args(tp):
+            msg = f"config key {key!r} is {value!r}; choose one of {list(get_args(tp))}"
+            raise ConfigError(msg)
+        return value
+    if origin is list:
+        if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+            msg = f"config key {key!r} must be a list, got {type(value).__name__}"
+            raise ConfigError(msg)
+        (inner,) = get_args(tp) or (Any,)
+        return [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            msg = f"config key {key!r} must be a mapping, got {type(value).__name__}"
+            raise ConfigError(msg)
+        _, vt = get_args(tp) or (Any, Any)
+        return {str(k): _coerce(v, vt, f"{key}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where=key)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        msg = f"config key {key!r} must be true or false, got {value!r}"
+        raise ConfigError(msg)
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            msg = f"config key {key!r} must be a number, got {value!r}"
+            raise ConfigError(msg)
+        if tp is int and float(value) != int(value):
+            msg = f"config key {key!r} must be a whole number, got {value!r}"
+            raise ConfigError(msg)
+        return tp(value)
+    if tp in (str, Path):
+        if not isinstance(value, str | Path):
+            msg = f"config key {key!r} must be a string, got {value!r}"
+            raise ConfigError(msg)
+        return tp(value)
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
+    """Build ``cls`` from a mapping, naming any unknown key or wrong type."""
+    data = dict(data or {})
+    if not isinstance(data, dict):
+        msg = f"{where} must be a mapping"
+        raise ConfigError(msg)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        msg = f"unknown key {unknown[0]!r} in {where}; known keys: {sorted(fields)}"
+        raise ConfigError(msg)
+    values = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    obj = cls(**values)
+    check = getattr(obj, "validate", None)
+    if check:
+        check()
+    return obj
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A JSON-safe dict of a config dataclass (paths as strings)."""
+
+    def norm(v: Any) -> Any:
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [norm(x) for x in v]
+        return v
+
+    return norm(dataclasses.asdict(obj))
+
+
+def config_hash(obj: Any, *extra: Any) -> str:
+    """A short, stable hash of a config (and anything else that decides the output)."""
+    payload = json.dumps([to_dict(obj) if dataclasses.is_dataclass(obj) else obj, *extra],
+                         sort_keys=True, default=str)
+    return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+def help_of(cls: type, name: str) -> str:
+    return next(f.metadata.get("help", "") for f in dataclasses.fields(cls) if f.name == name)
+
+
+def click_options(cls: type, skip: tuple[str, ...] = ()) -> typing.Callable:
+    """Decorate a click command with one option per dataclass field (help from the field)."""
+    hints = typing.get_type_hints(cls)
+
+    def decorate(fn: typing.Callable) -> typing.Callable:
+        for f in reversed(dataclasses.fields(cls)):
+            if f.name in skip:
+                continue
+            optional, tp = _is_optional(hints[f.name])
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+            kwargs: dict[str, Any] = {"help": f.metadata.get("help", ""), "show_default": True}
+            if tp is bool:
+                decl = f"{name}/--no-{name[2:]}"
+                fn = click.option(decl, f.name, default=default, **kwargs)(fn)
+                continue
+            if get_origin(tp) is Literal:
+                kwargs["type"] = click.Choice([str(a) for a in get_args(tp)])
+            elif get_origin(tp) is list:
+                kwargs.update(multiple=True, default=tuple(default))
+                fn = click.option(name, f.name, **kwargs)(fn)
+                continue
+            elif get_origin(tp) is dict or dataclasses.is_dataclass(tp):
+                continue  # only from a config file
+            elif tp in (int, float, str):
+                kwargs["type"] = tp
+            elif tp is Path:
+                kwargs["type"] = click.Path(path_type=Path)
+            fn = click.option(name, f.name, default=default, **kwargs)(fn)
+        return fn
+
+    return decorate
+
+
+def from_flags(cls: type[T], flags: dict[str, Any], where: str = "options") -> T:
+    """Build ``cls`` from click's keyword arguments (tuples become lists)."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    data = {k: list(v) if isinstance(v, tuple) else v for k, v in flags.items() if k in names}
+    return from_dict(cls, data, where=where)

@@ -1,0 +1,1 @@
+"""Tokenizers (train, load, fast encode) and the token store."""

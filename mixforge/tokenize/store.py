@@ -1,0 +1,178 @@
+"""The token store: per domain, flat token arrays with a document index and metadata.
+
+Layout of a store folder (``<run>/tokenize`` by default)::
+
+    store.json                      dtype, vocab size, tokenizer fingerprint, BOS/EOS,
+                                    per-domain docs/tokens/bytes/bytes-per-token
+    <domain>/<shard>.bin            the shard's documents' tokens, back to back (raw dtype)
+    <domain>/<shard>.docs.parquet   one row a document: id, source, n_tokens, n_bytes, offset
+
+Tokens are uint16 when the vocabulary fits (<= 65,536 ids), else uint32. Everything is
+memory-mapped; a document is one slice, so probes and exports read by document without
+re-tokenizing and without loading a domain into memory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..errors import ConfigError
+from ..rundir import atomic_path, write_json
+
+STORE_JSON = "store.json"
+DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()),
+                         ("n_tokens", pa.int64()), ("n_bytes", pa.int64()),
+                         ("offset", pa.int64())])
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """uint16 when every id fits in 16 bits, else uint32."""
+    return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.uint32)
+
+
+def write_shard(store_dir: str | Path, shard: str, domain: str, tokens: np.ndarray,
+                doc_lens: np.ndarray, ids: list[str] | pa.Array, sources: list[str] | pa.Array,
+                n_bytes: np.ndarray) -> list[Path]:
+    """Write one shard of one domain atomically; return the two paths written.
+
+    ``tokens`` holds the documents' tokens back to back, ``doc_lens[i]`` tokens each.
+    """
+    doc_lens = np.asarray(doc_lens, dtype=np.int64)
+    if int(doc_lens.sum()) != len(tokens):
+        msg = f"shard {shard}/{domain}: doc lengths sum to {doc_lens.sum()}, tokens {len(tokens)}"
+        raise ValueError(msg)
+    offsets = np.zeros(len(doc_lens), dtype=np.int64)
+    np.cumsum(doc_lens[:-1], out=offsets[1:])
+    folder = Path(store_dir) / domain
+    bin_path, docs_path = folder / f"{shard}.bin", folder / f"{shard}.docs.parquet"
+    with atomic_path(bin_path) as tmp:
+        np.ascontiguousarray(tokens).tofile(tmp)
+    table = pa.table({"id": ids, "source": sources, "n_tokens": doc_lens,
+                      "n_bytes": np.asarray(n_bytes, dtype=np.int64), "offset": offsets},
+                     schema=DOCS_SCHEMA)
+    with atomic_path(docs_path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return [bin_path, docs_path]
+
+
+def finalize_store(store_dir: str | Path, vocab_size: int, tokenizer: dict,
+                   extra: dict | None = None) -> dict:
+    """Write ``store.json`` from the shards on disk (counts per domain); return it."""
+    store_dir = Path(store_dir)
+    domains = {}
+    for folder in sorted(p for p in store_dir.iterdir() if p.is_dir() and not
+                         p.name.startswith("_")):
+        files = sorted(folder.glob("*.docs.parquet"))
+        if not files:
+            continue
+        shards = [f.name[: -len(".docs.parquet")] for f in files]
+        docs = sum(pq.read_metadata(f).num_rows for f in files)
+        cols = [pq.read_table(f, columns=["n_tokens", "n_bytes"]) for f in files]
+        tokens = int(sum(pc.sum(c["n_tokens"]).as_py() or 0 for c in cols))
+        nbytes = int(sum(pc.sum(c["n_bytes"]).as_py() or 0 for c in cols))
+        domains[folder.name] = {"docs": docs, "tokens": tokens, "bytes": nbytes,
+                                "bytes_per_token": round(nbytes / tokens, 6) if tokens else 0.0,
+                                "shards": shards}
+    meta = {"format": "mixforge-token-store/1", "dtype": token_dtype(vocab_size).name,
+            "vocab_size": vocab_size, "tokenizer": tokenizer, "domains": domains,
+            **(extra or {})}
+    write_json(store_dir / STORE_JSON, meta)
+    return meta
+
+
+@dataclass
+class DomainTokens:
+    """One domain of a token store: random access to documents by index."""
+
+    name: str
+    folder: Path
+    shards: list[str]
+    dtype: np.dtype
+
+    @cached_property
+    def docs(self) -> pa.Table:
+        """Per-document metadata (id, source, n_tokens, n_bytes, offset) in store order."""
+        return pa.concat_tables([pq.read_table(self.folder / f"{s}.docs.parquet")
+                                 for s in self.shards])
+
+    @cached_property
+    def _arrays(self) -> list[np.ndarray]:
+        out = []
+        for s in self.shards:
+            path = self.folder / f"{s}.bin"
+            out.append(np.memmap(path, dtype=self.dtype, mode="r") if path.stat().st_size
+                       else np.zeros(0, self.dtype))
+        return out
+
+    @cached_property
+    def _index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(shard number, start, length) per document."""
+        sizes = [pq.read_metadata(self.folder / f"{s}.docs.parquet").num_rows
+                 for s in self.shards]
+        shard_of = np.repeat(np.arange(len(self.shards), dtype=np.int32), sizes)
+        d = self.docs
+        return (shard_of, d["offset"].to_numpy().astype(np.int64),
+                d["n_tokens"].to_numpy().astype(np.int64))
+
+    @property
+    def n_docs(self) -> int:
+        return len(self._index[0])
+
+    @property
+    def doc_lens(self) -> np.ndarray:
+        return self._index[2]
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self._index[2].sum())
+
+    def doc(self, i: int) -> np.ndarray:
+        """The tokens of document ``i`` (a read-only view into the memory map)."""
+        shard, start, length = (a[i] for a in self._index)
+        return self._arrays[shard][start:start + length]
+
+    def shard_arrays(self) -> list[np.ndarray]:
+        """The memory-mapped token arrays, one per shard, in store order."""
+        return self._arrays
+
+
+class TokenStore:
+    """Read a token store folder.
+
+    Examples
+    --------
+    >>> store = TokenStore("runs/r1/tokenize")  # doctest: +SKIP
+    >>> store.domain("licenses").doc(0)[:5]  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        meta_path = self.path / STORE_JSON
+        if not meta_path.exists():
+            msg = f"{self.path} is not a token store (no {STORE_JSON}); run `mixforge tokenize`"
+            raise ConfigError(msg)
+        self.meta = json.loads(meta_path.read_text())
+        self.dtype = np.dtype(self.meta["dtype"])
+        self.vocab_size: int = self.meta["vocab_size"]
+
+    @property
+    def domains(self) -> list[str]:
+        return sorted(self.meta["domains"])
+
+    def info(self, name: str) -> dict:
+        return self.meta["domains"][name]
+
+    def domain(self, name: str) -> DomainTokens:
+        if name not in self.meta["domains"]:
+            msg = f"domain {name!r} is not in the token store {self.path}; it has {self.domains}"
+            raise ConfigError(msg)
+        return DomainTokens(name, self.path / name, self.meta["domains"][name]["shards"],
+                            self.dtype)

@@ -1,0 +1,1 @@
+"""Small transformer probes trained on candidate mixes."""
