@@ -1,0 +1,80 @@
+"""Shared fixtures: the real local corpus (small), its ingested run, and a token store.
+
+Session-scoped and built once: a ~3 MB corpus of all seven domains, ingested into a run
+directory, and a token store made with a tiny byte-level BPE trained in-process (as
+nanochat's tests do). Tests that write must copy, never modify these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from mixforge.corpus import build_corpus
+from mixforge.executor import LocalExecutor
+from mixforge.ingest import IngestConfig, ingest
+from mixforge.stats import stage_files
+from mixforge.tokenize.store import finalize_store, write_shard
+
+CORPUS_MB = 3.0
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real local corpus, about 3 MB over seven domains (read-only for tests)."""
+    out = tmp_path_factory.mktemp("corpus")
+    build_corpus(out, max_mb=CORPUS_MB)
+    return out
+
+
+@pytest.fixture(scope="session")
+def ingested_run(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Path:
+    """A run directory whose `ingest` stage holds the corpus (read-only for tests)."""
+    run = tmp_path_factory.mktemp("run")
+    ingest(IngestConfig(inputs=[str(corpus_dir)], shard_mb=0.5), run, LocalExecutor(1))
+    return run
+
+
+@pytest.fixture(scope="session")
+def ingested_table(ingested_run: Path):
+    """The ingested corpus as one Arrow table."""
+    import pyarrow as pa
+
+    return pa.concat_tables(pq.read_table(f) for f in stage_files(ingested_run / "ingest"))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(ingested_table):
+    """A byte-level BPE (vocab 1024) trained in-process on the corpus."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=1024, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(ingested_table["text"].to_pylist(), trainer=trainer)
+    return tok
+
+
+@pytest.fixture(scope="session")
+def token_store(tmp_path_factory: pytest.TempPathFactory, ingested_table, tiny_tokenizer) -> Path:
+    """A token store of the corpus (one shard per domain, EOS after each document)."""
+    out = tmp_path_factory.mktemp("store")
+    eos = tiny_tokenizer.token_to_id("<|endoftext|>")
+    for domain in sorted(set(ingested_table["domain"].to_pylist())):
+        t = ingested_table.filter(pc.equal(ingested_table["domain"], domain))
+        texts = t["text"].to_pylist()
+        enc = [e.ids + [eos] for e in tiny_tokenizer.encode_batch(texts)]
+        write_shard(out, "shard-00000", domain,
+                    np.fromiter((i for ids in enc for i in ids), dtype=np.uint16),
+                    np.array([len(e) for e in enc]), t["id"], t["source"],
+                    np.array([len(s.encode()) for s in texts]))
+    finalize_store(out, tiny_tokenizer.get_vocab_size(),
+                   {"kind": "test-bpe", "vocab_size": tiny_tokenizer.get_vocab_size()},
+                   {"eos_id": eos})
+    return out
