@@ -22,7 +22,7 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
-def opt(default: Any, help: str, *, flag: str | None = None) -> Any:  # noqa: A002
+def opt(default: Any, help: str, *, flag: str | None = None) -> Any:
     """A config field with its help text (and, optionally, its CLI flag name)."""
     meta = {"help": help, "flag": flag}
     if isinstance(default, list | dict):
@@ -142,7 +142,7 @@ def click_options(cls: type, skip: tuple[str, ...] = ()) -> typing.Callable:
         for f in reversed(dataclasses.fields(cls)):
             if f.name in skip:
                 continue
-            optional, tp = _is_optional(hints[f.name])
+            _optional, tp = _is_optional(hints[f.name])
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
             kwargs: dict[str, Any] = {"help": f.metadata.get("help", ""), "show_default": True}

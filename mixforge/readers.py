@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-
 import re
 import zlib
 from collections.abc import Callable, Iterator

@@ -98,6 +98,7 @@ def is_done(task: ShardTask) -> bool:
 def _run_and_mark(job: tuple[Callable[[ShardTask], dict], ShardTask]) -> dict:
     fn, task = job
     start = time.perf_counter()
+    previous = (read_marker(task.marker) or {}).get("outputs", [])
     result = fn(task)
     marker = {
         "shard": task.shard,
@@ -108,6 +109,8 @@ def _run_and_mark(job: tuple[Callable[[ShardTask], dict], ShardTask]) -> dict:
         "seconds": round(time.perf_counter() - start, 3),
     }
     write_json(task.marker, marker)
+    for stale in set(previous) - set(marker["outputs"]):  # e.g. a rejects file now empty
+        (Path(task.stage_dir) / stale).unlink(missing_ok=True)
     return marker
 
 
@@ -168,6 +171,9 @@ def run_stage(tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],
 
 
 def _remove_stale(stage_dir: Path, keep: set[str]) -> None:
+    """Drop temp files of killed runs and shards that are no longer part of the stage."""
+    for tmp in stage_dir.rglob(".*.tmp-*"):
+        tmp.unlink(missing_ok=True)
     for marker_path in sorted((stage_dir / MARKERS).glob("*.json")):
         if marker_path.stem in keep:
             continue

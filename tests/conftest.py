@@ -69,7 +69,7 @@ def token_store(tmp_path_factory: pytest.TempPathFactory, ingested_table, tiny_t
     for domain in sorted(set(ingested_table["domain"].to_pylist())):
         t = ingested_table.filter(pc.equal(ingested_table["domain"], domain))
         texts = t["text"].to_pylist()
-        enc = [e.ids + [eos] for e in tiny_tokenizer.encode_batch(texts)]
+        enc = [[*e.ids, eos] for e in tiny_tokenizer.encode_batch(texts)]
         write_shard(out, "shard-00000", domain,
                     np.fromiter((i for ids in enc for i in ids), dtype=np.uint16),
                     np.array([len(e) for e in enc]), t["id"], t["source"],
