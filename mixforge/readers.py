@@ -44,6 +44,8 @@ class ReadOptions:
     domain_pattern: str | None = None
     on_error: Literal["raise", "reject"] = "raise"
     batch_rows: int = 4096
+    batch_bytes: int = 16 << 20  # a batch also ends at this much text: memory is bounded by
+    #                              bytes, not rows (4,096 source files could be 300 MB)
 
 
 @dataclass(frozen=True)
@@ -351,6 +353,7 @@ def read_batches(src: Source, opts: ReadOptions, result: ReadResult) -> Iterator
     sink = _Sink(src, opts)
     domain = default_domain(src, opts)
     cols: dict[str, list] = {n: [] for n in DOC_SCHEMA.names}
+    nbytes = 0
 
     def flush() -> pa.RecordBatch:
         batch = pa.RecordBatch.from_pydict(cols, schema=DOC_SCHEMA)
@@ -366,8 +369,10 @@ def read_batches(src: Source, opts: ReadOptions, result: ReadResult) -> Iterator
             cols["source"].append(source)
             cols["metadata"].append(meta)
             result.kept += 1
-            if len(cols["id"]) >= opts.batch_rows:
+            nbytes += len(text)
+            if len(cols["id"]) >= opts.batch_rows or nbytes >= opts.batch_bytes:
                 yield flush()
+                nbytes = 0
         if cols["id"]:
             yield flush()
     finally:
