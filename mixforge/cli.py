@@ -49,9 +49,14 @@ def main(verbose: int) -> None:
 
 
 def run_options(fn):
-    """--run-dir, --workers and --executor, shared by every stage command."""
-    fn = click.option("--executor", default="local", show_default=True,
-                      help="Where shards run: local (a process pool on this machine).")(fn)
+    """--run-dir, --workers, --executor and --ray-address, shared by every stage command."""
+    fn = click.option("--ray-address", default=None,
+                      help="With --executor ray: an existing cluster (ray://HOST:10001 or "
+                      "auto); default: start a local Ray.")(fn)
+    fn = click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+                      show_default=True, help="Where shards run: local (a process pool on "
+                      "this machine) or ray (tasks on a Ray cluster; pip install "
+                      "'mixforge[ray]').")(fn)
     fn = click.option("--workers", type=int, default=None,
                       help="Worker processes (default: all cores).")(fn)
     return click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
@@ -90,7 +95,7 @@ def corpus(out: Path, max_mb: float | None, domains: tuple[str, ...]) -> None:
 @click_options(__import__("mixforge.ingest", fromlist=["IngestConfig"]).IngestConfig,
                skip=("inputs",))
 def ingest(inputs: tuple[str, ...], run_dir: Path, workers: int | None, executor: str,
-           **flags) -> None:
+           ray_address: str | None, **flags) -> None:
     """Read INPUTS (files, folders, hf:NAME) into the document table in RUN_DIR/ingest.
 
     Formats: .jsonl / .jsonl.gz / .jsonl.zst, .parquet, folders of .txt/.md files, saved
@@ -102,7 +107,7 @@ def ingest(inputs: tuple[str, ...], run_dir: Path, workers: int | None, executor
     cfg = from_flags(IngestConfig, {**flags, "inputs": list(inputs)})
     n = len(plan_ingest(cfg, run_dir))
     with shard_bar(n, "ingest") as tick:
-        report = run_ingest(cfg, run_dir, get_executor(executor, workers), tick)
+        report = run_ingest(cfg, run_dir, get_executor(executor, workers, ray_address), tick)
     t = report.totals
     click.echo(f"ingest: {t.get('kept', 0):,} documents kept, {t.get('rejected', 0):,} "
                f"rejected of {t.get('records_in', 0):,} records "

@@ -160,6 +160,7 @@ def run_stage(tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],
                 if t.shard in done:
                     on_result(-1, None)
     executor.map(_run_and_mark, [(fn, t) for t in todo], on_result)
+    _remove_temp(stage_dir)  # a retried task (its worker killed) leaves its temp file
     report = StageReport(stage_dir, ran=[t.shard for t in todo],
                          skipped=sorted(done))
     report.markers = [read_marker(t.marker) or {} for t in tasks]
@@ -170,10 +171,14 @@ def run_stage(tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],
     return report
 
 
-def _remove_stale(stage_dir: Path, keep: set[str]) -> None:
-    """Drop temp files of killed runs and shards that are no longer part of the stage."""
+def _remove_temp(stage_dir: Path) -> None:
     for tmp in stage_dir.rglob(".*.tmp-*"):
         tmp.unlink(missing_ok=True)
+
+
+def _remove_stale(stage_dir: Path, keep: set[str]) -> None:
+    """Drop temp files of killed runs and shards that are no longer part of the stage."""
+    _remove_temp(stage_dir)
     for marker_path in sorted((stage_dir / MARKERS).glob("*.json")):
         if marker_path.stem in keep:
             continue
