@@ -17,6 +17,7 @@ demo: $(BIN)/mixforge
 	$(BIN)/mixforge demo
 
 test: $(BIN)/mixforge
+	scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/mixforge

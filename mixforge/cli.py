@@ -141,3 +141,14 @@ def demo(out: Path, max_mb: float, workers: int | None) -> None:
     from .demo import run_demo
 
     run_demo(out, max_mb, workers, echo=click.echo)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Where to write the HTML (default: RUN_DIR/report.html).")
+def report(run_dir: Path, out: Path | None) -> None:
+    """Write the HTML report of RUN_DIR: funnel, rejects, domains, tokens, probes, mix."""
+    from .report import build_report
+
+    click.echo(f"report: {build_report(run_dir, out)}")

@@ -1,0 +1,190 @@
+"""`mixforge report`: one self-contained HTML file (PNG plots inlined) about a run.
+
+It reads only what the stages wrote (``_stage.json`` totals, rejects, clusters, the token
+store's ``store.json``, probe results, mixes): the report never recomputes a stage. Each
+section appears when its stage ran. Plots are matplotlib PNGs embedded as data URIs so
+the file can be mailed or attached to a ticket as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from .rundir import MARKERS, atomic_path
+from .stats import run_stats
+
+STAGE_ORDER = ["ingest", "dedup_exact", "dedup_fuzzy", "filter", "tokenize"]
+SAMPLES_PER_REASON = 3
+
+
+def _png(draw: Callable) -> str:
+    """Run ``draw(ax)`` on a fresh figure; return the PNG as a data URI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=100)
+    try:
+        draw(ax)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _table_html(df: pl.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>"
+                   for r in df.iter_rows())
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def stages_of(run_dir: Path) -> list[str]:
+    """The stages present in a run, in pipeline order (unknown ones last, by name)."""
+    present = [p.name for p in sorted(run_dir.iterdir()) if (p / MARKERS).is_dir()]
+    return sorted(present, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER
+                                          else len(STAGE_ORDER), s))
+
+
+def funnel(run_dir: Path) -> pl.DataFrame:
+    """Documents in, kept and rejected at each document stage."""
+    rows = []
+    for stage in stages_of(run_dir):
+        summary = json.loads((run_dir / stage / "_stage.json").read_text()) \
+            if (run_dir / stage / "_stage.json").exists() else {}
+        t = summary.get("totals", {})
+        docs_in = t.get("records_in", t.get("docs_in"))
+        if docs_in is None:
+            continue
+        rows.append({"stage": stage, "docs_in": docs_in, "kept": t.get("kept", 0),
+                     "rejected": t.get("rejected", 0)})
+    return pl.DataFrame(rows, schema={"stage": pl.String, "docs_in": pl.Int64,
+                                      "kept": pl.Int64, "rejected": pl.Int64})
+
+
+def rejects(run_dir: Path) -> tuple[pl.DataFrame, dict[tuple[str, str], list[str]]]:
+    """Rejected documents per (stage, reason), and a few samples of each."""
+    counts, samples = [], {}
+    for stage in stages_of(run_dir):
+        files = sorted((run_dir / stage / "rejects").glob("*.parquet"))
+        if not files:
+            continue
+        cols = [c for c in ("reason", "text", "raw", "source")
+                if c in pq.read_schema(files[0]).names]
+        df = pl.concat([pl.read_parquet(f, columns=cols) for f in files], how="diagonal")
+        for (reason,), part in df.group_by(["reason"], maintain_order=True):
+            counts.append({"stage": stage, "reason": reason, "docs": part.height})
+            col = "text" if "text" in part.columns else "raw"
+            texts = part.head(SAMPLES_PER_REASON)[col].to_list()
+            samples[(stage, str(reason))] = [
+                (t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t))[:400]
+                for t in texts]
+    return pl.DataFrame(counts, schema={"stage": pl.String, "reason": pl.String,
+                                        "docs": pl.Int64}), samples
+
+
+def _bar(df: pl.DataFrame, x: str, ys: list[str], title: str, ylabel: str,
+         log: bool = False) -> str:
+    def draw(ax):
+        n = len(ys)
+        width = 0.8 / n
+        xs = range(df.height)
+        for i, y in enumerate(ys):
+            ax.bar([v + i * width for v in xs], df[y].to_list(), width, label=y)
+        ax.set_xticks([v + width * (n - 1) / 2 for v in xs], df[x].to_list(), rotation=20,
+                      ha="right", fontsize=8)
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_yscale("log")
+        if n > 1:
+            ax.legend(fontsize=8)
+
+    return _png(draw)
+
+
+class Report:
+    """Sections of HTML (title, body) assembled into one page."""
+
+    def __init__(self, title: str) -> None:
+        self.title, self.sections = title, []
+
+    def add(self, heading: str, body: str) -> None:
+        self.sections.append((heading, body))
+
+    def img(self, uri: str, alt: str) -> str:
+        return f'<img src="{uri}" alt="{html.escape(alt)}">'
+
+    def render(self) -> str:
+        toc = "".join(f'<li><a href="#s{i}">{html.escape(h)}</a></li>'
+                      for i, (h, _) in enumerate(self.sections))
+        body = "".join(f'<section id="s{i}"><h2>{html.escape(h)}</h2>{b}</section>'
+                       for i, (h, b) in enumerate(self.sections))
+        return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>{html.escape(self.title)}</title><style>
+body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:.5em 0;font-size:.9em}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
+td:first-child,th:first-child{{text-align:left}} img{{max-width:100%}}
+pre{{background:#f6f6f6;padding:6px;white-space:pre-wrap;font-size:.8em;max-height:8em;overflow:auto}}
+</style></head><body><h1>{html.escape(self.title)}</h1><ul>{toc}</ul>{body}
+<script>window.addEventListener('load',()=>{{const i=[...document.images];
+document.body.dataset.images=i.length;
+document.body.dataset.loaded=i.filter(x=>x.complete&&x.naturalWidth>0).length;}});</script>
+</body></html>"""
+
+
+def build_report(run_dir: str | Path, out: str | Path | None = None,
+                 extra_sections: list[Callable[[Path, Report], None]] | None = None) -> Path:
+    """Write ``<run>/report.html`` (or ``out``) and return its path."""
+    run_dir = Path(run_dir)
+    rep = Report(f"mixforge run: {run_dir.name}")
+    f = funnel(run_dir)
+    if f.height:
+        rep.add("Document funnel", _table_html(f) + rep.img(
+            _bar(f, "stage", ["docs_in", "kept", "rejected"], "documents per stage", "docs"),
+            "document funnel"))
+    counts, samples = rejects(run_dir)
+    if counts.height:
+        lab = counts.with_columns(label=pl.col("stage") + ": " + pl.col("reason"))
+        body = _table_html(counts) + rep.img(
+            _bar(lab, "label", ["docs"], "rejects per reason", "docs", log=True),
+            "rejects per reason")
+        for (stage, reason), texts in samples.items():
+            body += f"<h3>{html.escape(stage)}: {html.escape(reason)}</h3>" + "".join(
+                f"<pre>{html.escape(t)}</pre>" for t in texts)
+        rep.add("Rejects", body)
+    stats = run_stats(run_dir)
+    if stats:
+        per = pl.concat([df.filter(pl.col("domain") != "TOTAL")
+                         .select("domain", pl.col("docs").alias(stage))
+                         for stage, df in stats.items()], how="align")
+        per = per.fill_null(0)
+        rep.add("Domain sizes through the stages", _table_html(per) + rep.img(
+            _bar(per, "domain", list(stats), "documents per domain at each stage", "docs"),
+            "domain sizes"))
+    for section in extra_sections or []:
+        section(run_dir, rep)
+    path = Path(out) if out else run_dir / "report.html"
+    with atomic_path(path) as tmp:
+        tmp.write_text(rep.render())
+    return path

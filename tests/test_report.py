@@ -1,0 +1,57 @@
+"""The HTML report: sections from what the stages wrote, and every image loads in Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from mixforge.ingest import IngestConfig, ingest
+from mixforge.report import build_report, funnel, rejects
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def run_with_rejects(tmp_path, corpus_dir):
+    (tmp_path / "bad.jsonl").write_bytes(b'{"text": "fine text here"}\n{"text": \n{"x": 1}\n')
+    run = tmp_path / "run"
+    ingest(IngestConfig(inputs=[str(corpus_dir), str(tmp_path / "bad.jsonl")],
+                        on_error="reject"), run)
+    return run
+
+
+def test_report_sections_follow_the_run(run_with_rejects):
+    f = funnel(run_with_rejects)
+    assert f.row(0, named=True)["rejected"] == 2
+    counts, samples = rejects(run_with_rejects)
+    assert sorted(counts["reason"].to_list()) == ["malformed_json", "missing_text"]
+    assert samples[("ingest", "missing_text")] == ['{"x": 1}']
+    html = build_report(run_with_rejects).read_text()
+    for heading in ("Document funnel", "Rejects", "Domain sizes through the stages"):
+        assert heading in html
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 3
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                    "(scripts/ensure-chromium.sh installs it as root)")
+def test_every_image_loads_in_headless_chromium(run_with_rejects, tmp_path):
+    path = build_report(run_with_rejects)
+    common = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*common, "--virtual-time-budget=5000", "--dump-dom",
+                          path.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r'data-images="(\d+)" data-loaded="(\d+)"', dom)
+    assert m, "the page's load script did not run"
+    assert int(m.group(1)) == int(m.group(2)) == 3
+    shot = tmp_path / "report.png"
+    subprocess.run([*common, "--window-size=1100,2000", f"--screenshot={shot}",
+                    path.as_uri()], capture_output=True, timeout=120)
+    from PIL import Image
+
+    img = Image.open(shot).convert("L")
+    assert img.size == (1100, 2000)
+    assert len(img.getcolors(maxcolors=1 << 16) or range(999)) > 20, "the screenshot is blank"
