@@ -152,3 +152,26 @@ def report(run_dir: Path, out: Path | None) -> None:
     from .report import build_report
 
     click.echo(f"report: {build_report(run_dir, out)}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate the config and print the plan; run "
+              "nothing.")
+def run(config: Path, dry_run: bool) -> None:
+    """Run a whole pipeline from one YAML CONFIG (see examples/); reruns resume.
+
+    Every section is the config of one stage, with the same keys as that command's flags
+    (underscores for dashes). Wrong keys or types fail before any work starts.
+    """
+    from .pipeline import describe, load_pipeline, run_pipeline
+
+    cfg = load_pipeline(config)
+    click.echo(describe(cfg))
+    if dry_run:
+        click.echo("dry run: nothing was run")
+        return
+    results = run_pipeline(cfg, bar=lambda name, n: shard_bar(n, name))
+    _print_stats(Path(cfg.run_dir))
+    if "report" in results:
+        click.echo(f"report: {results['report']}")
