@@ -175,3 +175,13 @@ def run(config: Path, dry_run: bool) -> None:
     _print_stats(Path(cfg.run_dir))
     if "report" in results:
         click.echo(f"report: {results['report']}")
+
+
+def _register() -> None:
+    from .tokenize.cli import tokenize_cmd, tokenizer
+
+    main.add_command(tokenizer)
+    main.add_command(tokenize_cmd)
+
+
+_register()

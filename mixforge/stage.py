@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .config import config_hash, to_dict
+from .errors import ConfigError
 from .executor import Executor, OnResult, get_executor
 from .ingest import PARQUET_OPTS
 from .rundir import ShardTask, StageReport, atomic_path, read_marker, run_stage
@@ -106,3 +107,21 @@ def map_documents(run_dir: str | Path, in_stage: str, out_stage: str, fn: DocFn,
     summary = {"config": to_dict(cfg) if hasattr(cfg, "__dataclass_fields__") else cfg,
                "input_stage": in_stage}
     return run_stage(tasks, document_shard, executor or get_executor(), on_result, summary)
+
+
+DOCUMENT_STAGES = ("filter", "dedup_fuzzy", "dedup_exact", "ingest")  # latest first
+
+
+def latest_document_stage(run_dir: str | Path, requested: str | None = None) -> str:
+    """``requested`` if given, else the most curated document stage the run has finished."""
+    run_dir = Path(run_dir)
+    if requested:
+        if not (run_dir / requested / "_markers").is_dir():
+            msg = f"stage {requested!r} has not run in {run_dir}"
+            raise ConfigError(msg)
+        return requested
+    for name in DOCUMENT_STAGES:
+        if (run_dir / name / "_markers").is_dir():
+            return name
+    msg = f"{run_dir} holds no document stage yet; run `mixforge ingest` first"
+    raise ConfigError(msg)
