@@ -122,8 +122,9 @@ class Tokenizer:
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, without special tokens; identical for every engine."""
-        if self._fast is not None:
-            return self._fast.encode_ordinary_batch(list(texts), num_threads=1)
+        if self._fast is not None:  # the core directly: no thread pool per document
+            encode = self._fast._core_bpe.encode_ordinary
+            return [encode(t) for t in texts]
         return [e.ids for e in self.hf.encode_batch(list(texts), add_special_tokens=False)]
 
     def decode(self, ids: Sequence[int]) -> str:
