@@ -178,10 +178,13 @@ def run(config: Path, dry_run: bool) -> None:
 
 
 def _register() -> None:
+    from .mixers.cli import export, mix
     from .tokenize.cli import tokenize_cmd, tokenizer
 
     main.add_command(tokenizer)
     main.add_command(tokenize_cmd)
+    main.add_command(mix)
+    main.add_command(export)
 
 
 _register()
