@@ -1,15 +1,54 @@
-"""`mixforge demo`: the whole loop on the real local corpus, with no network."""
+"""`mixforge demo`: the whole loop on the real local corpus, with no network.
+
+It builds the local corpus once, then runs the pipeline of ``demo_config`` (the same
+pipeline `examples/demo.yaml` describes) and prints a summary table; reruns resume.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
+
 from .corpus import build_corpus
-from .executor import get_executor
-from .ingest import IngestConfig, ingest, plan_ingest
+from .ingest import IngestConfig
+from .pipeline import ExportSection, MixSection, PipelineConfig, run_pipeline
 from .progress import shard_bar, table
 from .stats import run_stats
+from .tokenize.stage import TokenizeConfig, TokenizerTrainConfig
+
+
+def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
+                workers: int | None = None) -> PipelineConfig:
+    """The demo pipeline: every stage, sized for a few minutes on 2 cores."""
+    return PipelineConfig(
+        run_dir=str(run_dir), workers=workers,
+        ingest=IngestConfig(inputs=[str(corpus_dir)], shard_mb=0.5,  # a shard per domain
+                            on_error="reject"),
+        tokenizer=TokenizerTrainConfig(vocab_size=8192),
+        tokenize=TokenizeConfig(),
+        mix=MixSection(strategy="unimax", epoch_cap=2.0),
+        export=[ExportSection(format="nanogpt"), ExportSection(format="megatron")],
+    )
+
+
+def summary(run_dir: Path, results: dict) -> pl.DataFrame:
+    """One row per stage: what went in and what came out."""
+    rows = []
+    for name in ("ingest", "tokenize"):
+        if name in results:
+            t = results[name].totals
+            rows.append({"stage": name, "in": t.get("records_in", t.get("docs", 0)),
+                         "out": t.get("kept", t.get("tokens", 0)),
+                         "unit": "docs" if name != "tokenize" else "docs -> tokens",
+                         "shards run/skipped": f"{len(results[name].ran)}/"
+                                               f"{len(results[name].skipped)}"})
+    for e in results.get("export", []):
+        rows.append({"stage": f"export {e['format']}", "in": e["train_docs"],
+                     "out": e["train_tokens"], "unit": "docs -> tokens",
+                     "shards run/skipped": ", ".join(e["files"])})
+    return pl.DataFrame(rows)
 
 
 def run_demo(out: str | Path, max_mb: float = 20.0, workers: int | None = None,
@@ -20,12 +59,11 @@ def run_demo(out: str | Path, max_mb: float = 20.0, workers: int | None = None,
     if not (corpus_dir / "manifest.json").exists():
         echo(f"building the local corpus ({max_mb:g} MB) in {corpus_dir} ...")
         build_corpus(corpus_dir, max_mb)
-    executor = get_executor("local", workers)
-    cfg = IngestConfig(inputs=[str(corpus_dir)], shard_mb=max(1.0, max_mb / 8))
-    with shard_bar(len(plan_ingest(cfg, run_dir)), "ingest") as tick:
-        report = ingest(cfg, run_dir, executor, tick)
-    echo(f"ingest: {report.totals['kept']:,} documents")
+    cfg = demo_config(corpus_dir, run_dir, max_mb, workers)
+    results = run_pipeline(cfg, bar=lambda name, n: shard_bar(n, name))
     for name, df in run_stats(run_dir).items():
         echo(table(df, f"[{name}] documents per domain"))
-    echo(f"run directory: {run_dir}")
+    echo(table(summary(run_dir, results), "summary"))
+    echo(f"mix: {results.get('mix')}")
+    echo(f"report: {results.get('report')}")
     return run_dir

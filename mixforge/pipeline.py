@@ -8,6 +8,7 @@ resume stage by stage, shard by shard, through the run directory's markers.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -20,8 +21,38 @@ from .config import from_dict, opt, to_dict
 from .errors import ConfigError
 from .executor import Executor, get_executor
 from .ingest import IngestConfig, ingest, plan_ingest
+from .tokenize.stage import (
+    TokenizeConfig,
+    TokenizerTrainConfig,
+    plan_tokenize,
+    tokenize,
+    train_from_run,
+)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class MixSection:
+    """The mix to export: a strategy over the token store (`mixforge mix plan`)."""
+
+    strategy: Literal["natural", "uniform", "temperature", "unimax", "manual"] = opt(
+        "unimax", "How weights are chosen.")
+    budget_tokens: int = opt(0, "Total training tokens (0: every token once).")
+    epoch_cap: float = opt(4.0, "Most times any domain may be repeated.")
+    tau: float = opt(3.0, "Temperature (strategy temperature).")
+    weights: dict[str, float] = opt({}, "Weights (strategy manual).")
+    seed: int = opt(0, "Sampling seed.")
+
+
+@dataclass
+class ExportSection:
+    """One export of the mix (`mixforge export`)."""
+
+    format: Literal["nanogpt", "llmc", "megatron", "hf"] = opt("nanogpt", "Training format.")
+    out: str | None = opt(None, "Output folder (default: <run_dir>/export/<format>).")
+    val_fraction: float = opt(0.01, "Share of each domain's documents held out.")
+    seq_len: int | None = opt(None, "Pack into rows of this many tokens (hf).")
 
 
 @dataclass
@@ -34,11 +65,22 @@ class PipelineConfig:
     workers: int | None = opt(None, "Worker processes / Ray CPUs (default: all cores).")
     ray_address: str | None = opt(None, "An existing Ray cluster (default: start one).")
     ingest: IngestConfig | None = opt(None, "Sources -> document table (`mixforge ingest`).")
+    tokenizer: TokenizerTrainConfig | None = opt(
+        None, "Train a BPE on the curated documents (`mixforge tokenizer train`).")
+    tokenize: TokenizeConfig | None = opt(None, "Documents -> token store.")
+    mix: MixSection | None = opt(None, "The mix to export (needs tokenize).")
+    export: list[ExportSection] = opt([], "Exports of the mix (needs mix).")
     report: bool = opt(True, "Write <run_dir>/report.html at the end.")
 
     def validate(self) -> None:
         if self.ingest is None or not self.ingest.inputs:
             msg = "the pipeline needs an 'ingest' section with 'inputs'"
+            raise ConfigError(msg)
+        if self.mix is not None and self.tokenize is None:
+            msg = "the 'mix' section needs a 'tokenize' section"
+            raise ConfigError(msg)
+        if self.export and self.mix is None:
+            msg = "'export' needs a 'mix' section (which mix to export)"
             raise ConfigError(msg)
 
 
@@ -51,9 +93,57 @@ class Step:
     run: Callable[[Any, Path, Executor, Callable], Any]
 
 
+def _once(fn: Callable[[Any, Path], Any]) -> Callable[[Any, Path, Executor, Callable], Any]:
+    """A step that is one piece of work (no shards): run it, then tick the bar once."""
+
+    def run(section: Any, run_dir: Path, _ex: Executor, tick: Callable | None) -> Any:
+        out = fn(section, run_dir)
+        if tick:
+            tick(0, out)
+        return out
+
+    return run
+
+
+def run_mix(section: MixSection, run_dir: Path) -> Path:
+    """Write ``<run>/mix/<strategy>.yaml`` from the token store; return its path."""
+    from .mixers.strategies import make_mix
+    from .tokenize.store import TokenStore
+
+    store = TokenStore(run_dir / "tokenize")
+    tokens = {d: store.info(d)["tokens"] for d in store.domains}
+    params: dict[str, Any] = {"epoch_cap": section.epoch_cap, "seed": section.seed}
+    if section.strategy == "temperature":
+        params["tau"] = section.tau
+    if section.strategy == "manual":
+        params["weights"] = section.weights
+    mix = make_mix(section.strategy, tokens, section.budget_tokens, **params)
+    return mix.save(run_dir / "mix" / f"{section.strategy}.yaml")
+
+
+def run_exports(sections: list[ExportSection], run_dir: Path, mix_path: Path) -> list[dict]:
+    from .mixers.export import export
+    from .mixers.mix import Mix
+    from .tokenize.store import TokenStore
+
+    store, mix, out = TokenStore(run_dir / "tokenize"), Mix.load(mix_path), []
+    for s in sections:
+        dest = Path(s.out) if s.out else run_dir / "export" / s.format
+        done = dest / "export.json"
+        if done.exists() and json.loads(done.read_text()).get("mix") == mix.to_dict():
+            out.append(json.loads(done.read_text()))  # same mix, same seed: same bytes
+            continue
+        out.append(export(mix, store, s.format, dest, s.val_fraction, s.seq_len))
+    return out
+
+
 STEPS = [
     Step("ingest", lambda c, r: len(plan_ingest(c, r)),
          lambda c, r, ex, cb: ingest(c, r, ex, cb)),
+    Step("tokenizer", lambda c, r: 1, _once(lambda c, r: train_from_run(c, r))),
+    Step("tokenize", lambda c, r: len(plan_tokenize(c, r)[0]),
+         lambda c, r, ex, cb: tokenize(c, r, ex, cb)),
+    Step("mix", lambda c, r: 1, _once(run_mix)),
 ]
 
 
@@ -81,6 +171,7 @@ def describe(cfg: PipelineConfig) -> str:
     """The resolved config as YAML, with the stages that will run."""
     sections = [f.name for f in fields(cfg) if f.name in {s.name for s in STEPS}]
     active = [s for s in sections if getattr(cfg, s) is not None]
+    active += ["export"] if cfg.export else []
     head = f"# stages: {' -> '.join(active)}\n"
     return head + yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
@@ -99,6 +190,8 @@ def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = No
                 results[step.name] = step.run(section, run_dir, executor, tick)
         else:
             results[step.name] = step.run(section, run_dir, executor, None)
+    if cfg.export:
+        results["export"] = run_exports(cfg.export, run_dir, results["mix"])
     if cfg.report:
         from .report import build_report
 

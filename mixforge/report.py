@@ -182,9 +182,49 @@ def build_report(run_dir: str | Path, out: str | Path | None = None,
         rep.add("Domain sizes through the stages", _table_html(per) + rep.img(
             _bar(per, "domain", list(stats), "documents per domain at each stage", "docs"),
             "domain sizes"))
+    _tokens_section(run_dir, rep)
+    _mix_section(run_dir, rep)
     for section in extra_sections or []:
         section(run_dir, rep)
     path = Path(out) if out else run_dir / "report.html"
     with atomic_path(path) as tmp:
         tmp.write_text(rep.render())
     return path
+
+
+def _tokens_section(run_dir: Path, rep: Report) -> None:
+    store = run_dir / "tokenize" / "store.json"
+    if not store.exists():
+        return
+    meta = json.loads(store.read_text())
+    df = pl.DataFrame([{"domain": d, "docs": v["docs"], "tokens": v["tokens"],
+                        "bytes_per_token": v["bytes_per_token"]}
+                       for d, v in meta["domains"].items()])
+    tok = meta.get("tokenizer", {})
+    head = (f"<p>tokenizer {html.escape(str(tok.get('source')))}: vocabulary "
+            f"{meta['vocab_size']:,}, {meta['dtype']} tokens, engine "
+            f"{html.escape(str(tok.get('engine')))} ({html.escape(str(tok.get('engine_reason')))})"
+            "</p>")
+    rep.add("Tokens per domain", head + _table_html(df) + rep.img(
+        _bar(df, "domain", ["bytes_per_token"], "bytes per token by domain", "bytes/token"),
+        "bytes per token"))
+
+
+def _mix_section(run_dir: Path, rep: Report) -> None:
+    from .mixers.mix import Mix
+
+    mixes = sorted((run_dir / "mix").glob("*.yaml")) if (run_dir / "mix").is_dir() else []
+    store = run_dir / "tokenize" / "store.json"
+    if not mixes or not store.exists():
+        return
+    tokens = {d: v["tokens"] for d, v in json.loads(store.read_text())["domains"].items()}
+    total = sum(tokens.values())
+    cols = {"natural": {d: n / total for d, n in tokens.items()},
+            "uniform": dict.fromkeys(tokens, 1 / len(tokens))}
+    for path in mixes:
+        cols[path.stem] = Mix.load(path).weights
+    df = pl.DataFrame([{"domain": d, **{k: round(v.get(d, 0.0), 4) for k, v in cols.items()}}
+                       for d in sorted(tokens)])
+    rep.add("Mixes", _table_html(df) + rep.img(
+        _bar(df, "domain", list(cols), "domain weights: chosen mixes vs natural and uniform",
+             "weight"), "mix weights"))

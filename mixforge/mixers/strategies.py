@@ -35,9 +35,7 @@ def temperature(tokens: dict[str, int], budget: int = 0, tau: float = 3.0, **kw)
 
 def unimax(tokens: dict[str, int], budget: int, epoch_cap: float = 4.0, **kw) -> Mix:
     """UniMax: a uniform budget per domain, capped at ``epoch_cap`` epochs, small first."""
-    if budget <= 0:
-        msg = "unimax needs a token budget (budget_tokens > 0)"
-        raise ConfigError(msg)
+    budget = budget if budget > 0 else sum(tokens.values())  # default: every token once
     left, alloc = float(budget), {}
     order = sorted(tokens, key=lambda d: (tokens[d], d))
     for i, d in enumerate(order):

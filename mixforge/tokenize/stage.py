@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 from ..config import config_hash, opt, to_dict
 from ..errors import ConfigError
 from ..executor import Executor, OnResult, get_executor
-from ..rundir import ShardTask, StageReport, atomic_path, run_stage
+from ..rundir import ShardTask, StageReport, atomic_path, run_stage, write_json
 from ..stage import input_key, latest_document_stage
 from ..stats import stage_files
 from .store import finalize_store, token_dtype, write_shard
@@ -76,10 +77,17 @@ def train_from_run(cfg: TokenizerTrainConfig, run_dir: str | Path) -> Path:
                     if seen >= budget:
                         return
 
-    hf = train_tokenizer(texts(), cfg.vocab_size, cfg.special_tokens)
     out = run_dir / TOKENIZER_DIR / "tokenizer.json"
+    marker = run_dir / TOKENIZER_DIR / "_trained.json"
+    key = config_hash(to_dict(cfg), input_key(run_dir, stage),
+                      [input_key(run_dir / stage, f.stem) for f in stage_files(run_dir / stage)])
+    if out.exists() and marker.exists() and json.loads(marker.read_text()).get("key") == key:
+        log.info("tokenizer %s is up to date; not retraining", out)
+        return out
+    hf = train_tokenizer(texts(), cfg.vocab_size, cfg.special_tokens)
     with atomic_path(out) as tmp:
         hf.save(str(tmp))
+    write_json(marker, {"key": key, "config": to_dict(cfg), "input_stage": stage})
     log.info("trained a %d-token BPE on %s -> %s", cfg.vocab_size, stage, out)
     return out
 
