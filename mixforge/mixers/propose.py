@@ -19,7 +19,7 @@ from .mix import Mix
 from .regression import REGRESSORS, cross_validate
 from .sampling import token_prior
 
-WEIGHT, METRIC = "w_", "bpb_"
+WEIGHT, METRIC = "w:", "bpb:"  # the probe sweep's results columns
 
 
 def results_matrix(results: pl.DataFrame, metric: str = METRIC

@@ -52,8 +52,8 @@ def test_proposal_finds_the_planted_optimum():
     mixes = sample_mixes(TOKENS, 48, budget=10_000_000, epoch_cap=4.0, seed=2)
     w = np.array([[m[d] for d in sorted(TOKENS)] for m in mixes])
     y = planted_losses(w, np.random.default_rng(1))
-    results = pl.DataFrame({**{f"w_{d}": w[:, i] for i, d in enumerate(sorted(TOKENS))},
-                            **{f"bpb_{d}": y[:, i] for i, d in enumerate(sorted(TOKENS))}})
+    results = pl.DataFrame({**{f"w:{d}": w[:, i] for i, d in enumerate(sorted(TOKENS))},
+                            **{f"bpb:{d}": y[:, i] for i, d in enumerate(sorted(TOKENS))}})
     mix, fit = propose_mix(results, TOKENS, budget=10_000_000, kl=0.0)
     # the true optimum of the planted law on the capped simplex, by brute force
     grid = np.random.default_rng(3).dirichlet(np.ones(3), 200_000)
