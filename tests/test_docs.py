@@ -1,0 +1,22 @@
+"""The docs follow the code: the CLI reference is regenerated from --help."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cli_reference_is_up_to_date():
+    spec = importlib.util.spec_from_file_location("gen", ROOT / "scripts/gen_cli_docs.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert (ROOT / "docs/cli.md").read_text() == gen.render(), (
+        "docs/cli.md is stale: run `python scripts/gen_cli_docs.py`")
+
+
+def test_readme_commands_are_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci/run").read_text()
