@@ -26,7 +26,8 @@ from ..config import opt
 from . import _kernels as K
 
 PUNCT = r"[\p{P}\p{S}]+"
-SPACE = r"\s+"
+# exactly Python's str.isspace(): ASCII controls, U+001C-001F, U+0085 and Unicode Z*
+SPACE = r"[\t\n\v\f\r\x{1c}-\x{1f}\x{85}\p{Z}]+"
 
 
 @dataclass
@@ -51,7 +52,7 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
     if cfg.punctuation:
         arr = pc.replace_substring_regex(arr, PUNCT, " ")
     if cfg.whitespace:
-        arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, SPACE, " "))
+        arr = pc.utf8_trim(pc.replace_substring_regex(arr, SPACE, " "), " ")
     return arr.cast(pa.large_string())
 
 
