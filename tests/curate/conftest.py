@@ -14,12 +14,12 @@ from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
 from mixforge.stats import stage_files
 
-NEAR_DUP_MB = 3.0
+NEAR_DUP_MB = 8.0
 
 
 @pytest.fixture(scope="session")
 def near_dup_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Licence texts and Debian copyright files (~3 MB, full of near-duplicates), ingested."""
+    """Licence texts and Debian copyright files (~8 MB, full of near-duplicates), ingested."""
     corpus = tmp_path_factory.mktemp("neardup_corpus")
     build_corpus(corpus, max_mb=NEAR_DUP_MB, domains=["licenses", "debian_copyright"])
     run = tmp_path_factory.mktemp("neardup_run")
