@@ -1,0 +1,270 @@
+"""Numba kernels of exact and fuzzy dedup: private, arrays and scalars only, no raising.
+
+Every kernel walks the UTF-8 bytes of a whole Arrow string column (its ``offsets`` and
+``data`` buffers, zero copy) in one call; nothing here runs Python per document. The
+public wrappers that validate and convert live in `normalize`, `minhash` and `lsh`; the
+slow obvious twins live in tests/curate/naive_curate.py.
+
+Hashes (all 64-bit, wrapping arithmetic):
+- bytes -> FNV-1a 64, finalized with MurmurHash3's fmix64 (the word hash);
+- a word n-gram -> ``h = SEED; h = fmix64(h ^ w)`` over its n word hashes (the shingle);
+- a document -> two independent byte hashes (FNV-1a and a multiplicative one, each
+  finalized with the length), 128 bits for exact dedup;
+- MinHash -> datasketch's ``affine64`` scheme: ``fmix64(shingle) * a_k + b_k mod 2^64``,
+  the minimum over shingles, for each permutation ``k``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+FNV_OFFSET = uint64(0xCBF29CE484222325)
+FNV_PRIME = uint64(0x100000001B3)
+MUL2 = uint64(0x9E3779B97F4A7C15)
+SHINGLE_SEED = uint64(0x243F6A8885A308D3)
+BAND_SEED = uint64(0x13198A2E03707344)
+FM1 = uint64(0xFF51AFD7ED558CCD)
+FM2 = uint64(0xC4CEB9FE1A85EC53)
+S33 = uint64(33)
+MAXU64 = uint64(0xFFFFFFFFFFFFFFFF)
+
+_JIT = {"nogil": True, "cache": True, "fastmath": False, "boundscheck": False}
+
+
+@njit(**_JIT)
+def _fmix64(h):
+    h ^= h >> S33
+    h *= FM1
+    h ^= h >> S33
+    h *= FM2
+    h ^= h >> S33
+    return h
+
+
+@njit(**_JIT)
+def _is_space(c):
+    return c == 32 or (c >= 9 and c <= 13)
+
+
+@njit(**_JIT)
+def _doc_hash128(offsets, data, out_hi, out_lo):
+    """Two independent 64-bit hashes of each document's bytes (exact dedup keys)."""
+    n = offsets.shape[0] - 1
+    for i in range(n):
+        h1 = FNV_OFFSET
+        h2 = uint64(0)
+        for j in range(offsets[i], offsets[i + 1]):
+            c = uint64(data[j])
+            h1 = (h1 ^ c) * FNV_PRIME
+            h2 = (h2 + c + uint64(1)) * MUL2
+        length = uint64(offsets[i + 1] - offsets[i])
+        out_hi[i] = _fmix64(h1 ^ length)
+        out_lo[i] = _fmix64(h2 ^ (length * FM2))
+
+
+@njit(**_JIT)
+def _count_shingles(offsets, data, ngram, counts):
+    """Shingles per document: max(words - n + 1, 1 if any word else 0)."""
+    n = offsets.shape[0] - 1
+    for i in range(n):
+        words = 0
+        inword = False
+        for j in range(offsets[i], offsets[i + 1]):
+            sp = _is_space(data[j])
+            if not sp and not inword:
+                words += 1
+            inword = not sp
+        if words == 0:
+            counts[i] = 0
+        elif words < ngram:
+            counts[i] = 1
+        else:
+            counts[i] = words - ngram + 1
+
+
+@njit(**_JIT)
+def _shingle_hashes(offsets, data, ngram, out_offsets, out):
+    """Write each document's shingle hashes (in text order) at ``out[out_offsets[i]:]``."""
+    n = offsets.shape[0] - 1
+    ring = np.empty(ngram, dtype=np.uint64)
+    for i in range(n):
+        pos = out_offsets[i]
+        words = 0
+        j = offsets[i]
+        end = offsets[i + 1]
+        while j < end:
+            while j < end and _is_space(data[j]):
+                j += 1
+            if j >= end:
+                break
+            h = FNV_OFFSET
+            while j < end and not _is_space(data[j]):
+                h = (h ^ uint64(data[j])) * FNV_PRIME
+                j += 1
+            ring[words % ngram] = _fmix64(h)
+            words += 1
+            if words >= ngram:
+                s = SHINGLE_SEED
+                for k in range(words - ngram, words):
+                    s = _fmix64(s ^ ring[k % ngram])
+                out[pos] = s
+                pos += 1
+        if 0 < words < ngram:
+            s = SHINGLE_SEED
+            for k in range(words):
+                s = _fmix64(s ^ ring[k])
+            out[pos] = s
+
+
+@njit(**_JIT)
+def _minhash_from_text(offsets, data, ngram, a, b, sig, nshingles):
+    """Fused shingling + MinHash (affine64): one pass over the bytes, no shingle array."""
+    n = offsets.shape[0] - 1
+    p = a.shape[0]
+    ring = np.empty(ngram, dtype=np.uint64)
+    row = np.empty(p, dtype=np.uint64)
+    for i in range(n):
+        for k in range(p):
+            row[k] = MAXU64
+        words = 0
+        count = 0
+        j = offsets[i]
+        end = offsets[i + 1]
+        while j < end:
+            while j < end and _is_space(data[j]):
+                j += 1
+            if j >= end:
+                break
+            h = FNV_OFFSET
+            while j < end and not _is_space(data[j]):
+                h = (h ^ uint64(data[j])) * FNV_PRIME
+                j += 1
+            ring[words % ngram] = _fmix64(h)
+            words += 1
+            if words >= ngram:
+                s = SHINGLE_SEED
+                for k in range(words - ngram, words):
+                    s = _fmix64(s ^ ring[k % ngram])
+                x = _fmix64(s)
+                for k in range(p):
+                    v = x * a[k] + b[k]
+                    if v < row[k]:
+                        row[k] = v
+                count += 1
+        if 0 < words < ngram:
+            s = SHINGLE_SEED
+            for k in range(words):
+                s = _fmix64(s ^ ring[k])
+            x = _fmix64(s)
+            for k in range(p):
+                v = x * a[k] + b[k]
+                if v < row[k]:
+                    row[k] = v
+            count = 1
+        for k in range(p):
+            sig[i, k] = row[k]
+        nshingles[i] = count
+
+
+@njit(**_JIT)
+def _minhash_from_hashes(hashes, hoffsets, a, b, sig):
+    """MinHash (affine64) of pre-computed shingle hashes, ``hoffsets`` delimiting docs."""
+    n = hoffsets.shape[0] - 1
+    p = a.shape[0]
+    row = np.empty(p, dtype=np.uint64)
+    for i in range(n):
+        for k in range(p):
+            row[k] = MAXU64
+        for j in range(hoffsets[i], hoffsets[i + 1]):
+            x = _fmix64(hashes[j])
+            for k in range(p):
+                v = x * a[k] + b[k]
+                if v < row[k]:
+                    row[k] = v
+        for k in range(p):
+            sig[i, k] = row[k]
+
+
+@njit(**_JIT)
+def _band_hashes(sig, bands, rows, out):
+    """One 64-bit hash per (document, band) of the band's ``rows`` signature values."""
+    n = sig.shape[0]
+    for i in range(n):
+        for bi in range(bands):
+            h = _fmix64(BAND_SEED ^ uint64(bi))
+            for r in range(bi * rows, (bi + 1) * rows):
+                h = _fmix64(h ^ sig[i, r])
+            out[i, bi] = h
+
+
+@njit(**_JIT)
+def _run_edges(h1, h2, idx, eu, ev):
+    """Star edges (first, other) of each run of equal (h1, h2) in key-sorted rows."""
+    n = h1.shape[0]
+    m = 0
+    start = 0
+    for i in range(1, n + 1):
+        if i == n or h1[i] != h1[start] or h2[i] != h2[start]:
+            for j in range(start + 1, i):
+                if idx[j] != idx[start]:
+                    eu[m] = idx[start]
+                    ev[m] = idx[j]
+                    m += 1
+            start = i
+    return m
+
+
+@njit(**_JIT)
+def _find(parent, x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # path halving
+        x = parent[x]
+    return x
+
+
+@njit(**_JIT)
+def _union_edges(parent, eu, ev):
+    """Union every edge; the root of a set is always its smallest index. Returns merges."""
+    merges = 0
+    for e in range(eu.shape[0]):
+        ru = _find(parent, eu[e])
+        rv = _find(parent, ev[e])
+        if ru != rv:
+            if ru < rv:
+                parent[rv] = ru
+            else:
+                parent[ru] = rv
+            merges += 1
+    return merges
+
+
+@njit(**_JIT)
+def _flatten(parent):
+    """Point every element straight at its root (roots are set minima, so one pass)."""
+    for i in range(parent.shape[0]):
+        parent[i] = parent[parent[i]]
+
+
+@njit(**_JIT)
+def _pair_jaccard(hashes, hoffsets, pu, pv, out):
+    """Exact Jaccard of sorted, de-duplicated shingle sets for each pair (pu[i], pv[i])."""
+    for e in range(pu.shape[0]):
+        i0 = hoffsets[pu[e]]
+        i1 = hoffsets[pu[e] + 1]
+        j0 = hoffsets[pv[e]]
+        j1 = hoffsets[pv[e] + 1]
+        inter = 0
+        i = i0
+        j = j0
+        while i < i1 and j < j1:
+            if hashes[i] == hashes[j]:
+                inter += 1
+                i += 1
+                j += 1
+            elif hashes[i] < hashes[j]:
+                i += 1
+            else:
+                j += 1
+        union = (i1 - i0) + (j1 - j0) - inter
+        out[e] = inter / union if union > 0 else 1.0

@@ -1,0 +1,111 @@
+"""Text normalization for dedup: the view of a document two copies must agree on.
+
+Unicode NFKC, lowercase, punctuation and symbols to spaces, whitespace runs to one space
+(each switchable). It runs as Arrow compute kernels over the whole column (C++, no
+Python per document); the hashing that follows is a Numba kernel over the result's
+buffers (`_kernels`). On the real corpus normalization costs about as much as the MinHash
+kernel itself (see docs/benchmarks.md, "where the time goes"); it is the part of a
+signature a user can switch off.
+
+Examples
+--------
+>>> import pyarrow as pa
+>>> normalize(pa.array(["Hello,  WORLD!"]), NormConfig()).to_pylist()
+['hello world']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..config import opt
+from . import _kernels as K
+
+PUNCT = r"[\p{P}\p{S}]+"
+# exactly Python's str.isspace(): ASCII controls, U+001C-001F, U+0085 and Unicode Z*
+SPACE = r"[\t\n\v\f\r\x{1c}-\x{1f}\x{85}\p{Z}]+"
+
+
+@dataclass
+class NormConfig:
+    """How text is normalized before hashing (exact keys and MinHash shingles alike)."""
+
+    nfkc: bool = opt(True, "Unicode NFKC normalization (full-width, ligatures, compat forms).")
+    lowercase: bool = opt(True, "Lowercase (full Unicode case mapping).")
+    punctuation: bool = opt(True, "Replace punctuation and symbols (Unicode P*, S*) by spaces.")
+    whitespace: bool = opt(True, "Collapse whitespace runs to one space and trim the ends.")
+
+
+def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
+    """The normalized column (large_string, one chunk), in the order nfkc, lower, punct, ws."""
+    arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    if cfg.nfkc:
+        arr = pc.utf8_normalize(arr, "NFKC")
+    if cfg.lowercase:
+        arr = pc.utf8_lower(arr)
+    if cfg.punctuation:
+        arr = pc.replace_substring_regex(arr, PUNCT, " ")
+    if cfg.whitespace:
+        arr = pc.utf8_trim(pc.replace_substring_regex(arr, SPACE, " "), " ")
+    return arr.cast(pa.large_string())
+
+
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-copy (offsets int64, data uint8) views of a string array's buffers.
+
+    A ``string`` array's int32 offsets are widened (one small copy); slices and empty
+    data buffers are handled.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    if not pa.types.is_large_string(arr.type):
+        msg = f"expected a string column, got {arr.type}"
+        raise TypeError(msg)
+    _, obuf, dbuf = arr.buffers()
+    offsets = np.frombuffer(obuf, dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+    data = (np.frombuffer(dbuf, dtype=np.uint8) if dbuf is not None and dbuf.size
+            else np.zeros(1, dtype=np.uint8))
+    return offsets, data
+
+
+def exact_keys(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> tuple[np.ndarray, np.ndarray]:
+    """128-bit keys (hi, lo uint64) of the normalized texts: equal text -> equal key.
+
+    Examples
+    --------
+    >>> hi, lo = exact_keys(pa.array(["A  b", "a b!", "c"]), NormConfig())
+    >>> bool(hi[0] == hi[1] and lo[0] == lo[1]), bool(hi[0] == hi[2])
+    (True, False)
+    """
+    offsets, data = string_buffers(normalize(texts, cfg))
+    n = len(offsets) - 1
+    hi, lo = np.empty(n, np.uint64), np.empty(n, np.uint64)
+    K._doc_hash128(offsets, data, hi, lo)
+    return hi, lo
+
+
+def shingle_hashes(texts: pa.Array | pa.ChunkedArray, ngram: int, cfg: NormConfig | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, offsets): each document's word ``ngram`` shingle hashes, in text order.
+
+    Words are runs of non-whitespace bytes; a document with fewer than ``ngram`` words
+    is one shingle of all its words, one with none has no shingles. ``cfg=None`` hashes
+    the text as given (already normalized).
+    """
+    arr = normalize(texts, cfg) if cfg is not None else texts
+    offsets, data = string_buffers(arr)
+    counts = np.empty(len(offsets) - 1, np.int64)
+    K._count_shingles(offsets, data, ngram, counts)
+    hoffsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=hoffsets[1:])
+    out = np.empty(int(hoffsets[-1]), np.uint64)
+    K._shingle_hashes(offsets, data, ngram, hoffsets, out)
+    return out, hoffsets

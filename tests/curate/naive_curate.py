@@ -1,0 +1,130 @@
+"""Slow, obvious twins of the curate kernels (pure Python ints, sets and dicts)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+M64 = (1 << 64) - 1
+FNV_OFFSET, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
+MUL2 = 0x9E3779B97F4A7C15
+SHINGLE_SEED, BAND_SEED = 0x243F6A8885A308D3, 0x13198A2E03707344
+FM1, FM2 = 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53
+ASCII_SPACE = " \t\n\v\f\r"
+
+
+def fmix64(h: int) -> int:
+    h ^= h >> 33
+    h = (h * FM1) & M64
+    h ^= h >> 33
+    h = (h * FM2) & M64
+    return h ^ (h >> 33)
+
+
+def normalize(text: str, nfkc=True, lowercase=True, punctuation=True, whitespace=True) -> str:
+    if nfkc:
+        text = unicodedata.normalize("NFKC", text)
+    if lowercase:
+        text = text.lower()
+    if punctuation:
+        out, prev = [], False
+        for c in text:
+            p = unicodedata.category(c)[0] in "PS"
+            if p and not prev:
+                out.append(" ")
+            elif not p:
+                out.append(c)
+            prev = p
+        text = "".join(out)
+    if whitespace:
+        text = " ".join(text.split())
+    return text
+
+
+def words(text: str) -> list[bytes]:
+    """Runs of non-ASCII-whitespace bytes."""
+    b = text.encode()
+    out, cur = [], bytearray()
+    for c in b:
+        if chr(c) in ASCII_SPACE:
+            if cur:
+                out.append(bytes(cur))
+                cur = bytearray()
+        else:
+            cur.append(c)
+    if cur:
+        out.append(bytes(cur))
+    return out
+
+
+def fnv1a(b: bytes) -> int:
+    h = FNV_OFFSET
+    for c in b:
+        h = ((h ^ c) * FNV_PRIME) & M64
+    return h
+
+
+def shingles(text: str, n: int) -> list[int]:
+    wh = [fmix64(fnv1a(w)) for w in words(text)]
+    grams = [wh[i:i + n] for i in range(len(wh) - n + 1)] if len(wh) >= n else (
+        [wh] if wh else [])
+    out = []
+    for g in grams:
+        s = SHINGLE_SEED
+        for w in g:
+            s = fmix64(s ^ w)
+        out.append(s)
+    return out
+
+
+def doc_hash128(text: str) -> tuple[int, int]:
+    b = text.encode()
+    h1, h2 = FNV_OFFSET, 0
+    for c in b:
+        h1 = ((h1 ^ c) * FNV_PRIME) & M64
+        h2 = ((h2 + c + 1) * MUL2) & M64
+    n = len(b)
+    return fmix64(h1 ^ n), fmix64(h2 ^ ((n * FM2) & M64))
+
+
+def minhash(hashes: list[int], a: list[int], b: list[int]) -> list[int]:
+    sig = [M64] * len(a)
+    for h in hashes:
+        x = fmix64(h)
+        for k in range(len(a)):
+            sig[k] = min(sig[k], (x * a[k] + b[k]) & M64)
+    return sig
+
+
+def band_hashes(sig: list[int], bands: int, rows: int) -> list[int]:
+    out = []
+    for bi in range(bands):
+        h = fmix64(BAND_SEED ^ bi)
+        for r in range(bi * rows, (bi + 1) * rows):
+            h = fmix64(h ^ sig[r])
+        out.append(h)
+    return out
+
+
+def components(n: int, edges: list[tuple[int, int]]) -> list[int]:
+    """The smallest member of each element's connected component (BFS)."""
+    adj: dict[int, set[int]] = {i: set() for i in range(n)}
+    for u, v in edges:
+        adj[u].add(v)
+        adj[v].add(u)
+    comp = [-1] * n
+    for s in range(n):
+        if comp[s] >= 0:
+            continue
+        seen, todo = {s}, [s]
+        while todo:
+            x = todo.pop()
+            for y in adj[x] - seen:
+                seen.add(y)
+                todo.append(y)
+        for x in seen:
+            comp[x] = min(seen)
+    return comp
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
