@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from .corpus import build_corpus
+from .curate.dedup import ExactConfig, FuzzyConfig
 from .ingest import IngestConfig
 from .pipeline import ExportSection, MixSection, PipelineConfig, run_pipeline
 from .progress import shard_bar, table
@@ -26,6 +27,8 @@ def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
         run_dir=str(run_dir), workers=workers,
         ingest=IngestConfig(inputs=[str(corpus_dir)], shard_mb=0.5,  # a shard per domain
                             on_error="reject"),
+        dedup_exact=ExactConfig(),
+        dedup_fuzzy=FuzzyConfig(),
         tokenizer=TokenizerTrainConfig(vocab_size=8192),
         tokenize=TokenizeConfig(),
         mix=MixSection(strategy="unimax", epoch_cap=2.0),
@@ -36,14 +39,17 @@ def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
 def summary(run_dir: Path, results: dict) -> pl.DataFrame:
     """One row per stage: what went in and what came out."""
     rows = []
-    for name in ("ingest", "tokenize"):
+    for name in ("ingest", "dedup_exact", "dedup_fuzzy", "tokenize"):
         if name in results:
-            t = results[name].totals
-            rows.append({"stage": name, "in": t.get("records_in", t.get("docs", 0)),
+            res = results[name]
+            t = res.stage.totals if hasattr(res, "stage") else res.totals
+            stage = res.stage if hasattr(res, "stage") else res
+            rows.append({"stage": name, "in": t.get("records_in", t.get("docs_in",
+                                                                          t.get("docs", 0))),
                          "out": t.get("kept", t.get("tokens", 0)),
                          "unit": "docs" if name != "tokenize" else "docs -> tokens",
-                         "shards run/skipped": f"{len(results[name].ran)}/"
-                                               f"{len(results[name].skipped)}"})
+                         "shards run/skipped": f"{len(stage.ran)}/"
+                                               f"{len(stage.skipped)}"})
     for e in results.get("export", []):
         rows.append({"stage": f"export {e['format']}", "in": e["train_docs"],
                      "out": e["train_tokens"], "unit": "docs -> tokens",

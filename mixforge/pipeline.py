@@ -20,6 +20,7 @@ import yaml
 from .config import from_dict, opt, to_dict
 from .errors import ConfigError
 from .executor import Executor, get_executor
+from .curate.dedup import ExactConfig, FuzzyConfig, dedup
 from .ingest import IngestConfig, ingest, plan_ingest
 from .tokenize.stage import (
     TokenizeConfig,
@@ -65,6 +66,8 @@ class PipelineConfig:
     workers: int | None = opt(None, "Worker processes / Ray CPUs (default: all cores).")
     ray_address: str | None = opt(None, "An existing Ray cluster (default: start one).")
     ingest: IngestConfig | None = opt(None, "Sources -> document table (`mixforge ingest`).")
+    dedup_exact: ExactConfig | None = opt(None, "Exact dedup (`mixforge dedup exact`).")
+    dedup_fuzzy: FuzzyConfig | None = opt(None, "MinHash-LSH dedup (`mixforge dedup fuzzy`).")
     tokenizer: TokenizerTrainConfig | None = opt(
         None, "Train a BPE on the curated documents (`mixforge tokenizer train`).")
     tokenize: TokenizeConfig | None = opt(None, "Documents -> token store.")
@@ -137,9 +140,19 @@ def run_exports(sections: list[ExportSection], run_dir: Path, mix_path: Path) ->
     return out
 
 
+def _input_shards(section: Any, run_dir: Path) -> int:
+    """Shards of the stage a document step reads (its progress bar's length)."""
+    from .curate.dedup import resolve_input
+    from .stats import stage_files
+
+    return len(stage_files(run_dir / resolve_input(run_dir, section).input_stage))
+
+
 STEPS = [
     Step("ingest", lambda c, r: len(plan_ingest(c, r)),
          lambda c, r, ex, cb: ingest(c, r, ex, cb)),
+    Step("dedup_exact", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
+    Step("dedup_fuzzy", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
     Step("tokenizer", lambda c, r: 1, _once(lambda c, r: train_from_run(c, r))),
     Step("tokenize", lambda c, r: len(plan_tokenize(c, r)[0]),
          lambda c, r, ex, cb: tokenize(c, r, ex, cb)),
