@@ -135,3 +135,8 @@ def demo(out: Path, max_mb: float, workers: int | None) -> None:
     from .demo import run_demo
 
     run_demo(out, max_mb, workers, echo=click.echo)
+
+from .tokenize.cli import tokenize_cmd, tokenizer_group  # noqa: E402
+
+main.add_command(tokenize_cmd)
+main.add_command(tokenizer_group)
