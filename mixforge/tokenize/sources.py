@@ -27,6 +27,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -361,8 +362,14 @@ def tiktoken_to_hf(recipe: TiktokenRecipe):
             raise ConfigError(msg)
         merges.append((u(parts[0]), u(parts[1])))
     tok = Tokenizer(models.BPE(vocab, merges, ignore_merges=True))
+    # `$` is end of text in tiktoken's fancy-regex but end of *line* in tokenizers'
+    # Oniguruma (cl100k's `\s++$` would then split before every newline): use `\z`.
+    # And Oniguruma reads `{1,3}+` as "{1,3}, one or more times", not as possessive: drop
+    # the `+` (possessive and greedy agree there: nothing follows inside the branch).
+    pattern = re.sub(r"(?<!\\)\$", r"\\z", recipe.pat_str)
+    pattern = re.sub(r"(\{\d+(?:,\d*)?\})\+", r"\1", pattern)
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(recipe.pat_str), behavior="isolated", invert=False),
+        pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     tok.decoder = decoders.ByteLevel()
     # `tokenizers` numbers added tokens consecutively after the vocabulary (a tokenizer.json
