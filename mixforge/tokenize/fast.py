@@ -20,7 +20,8 @@ and why, and the stage records both in ``store.json``.
 
 Speed comes from fewer, bigger calls: each thread joins its documents with a private
 separator (an extra special token of ASCII control characters, so ASCII text stays
-compact; checked absent from the text) and encodes the whole chunk in one call to tiktoken's Rust core, which returns a
+compact; checked absent from the text) and encodes the whole chunk in one call to
+tiktoken's Rust core, which returns a
 uint32 buffer (no Python int per token) and releases the GIL. Special tokens split the
 text before the regex runs, so no pre-token crosses a document boundary: the ids are
 those of encoding each document alone. Measured on the real corpus, 2 cores: see
@@ -34,6 +35,7 @@ document.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -145,7 +147,7 @@ def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
         if t.get("lstrip") or t.get("rstrip") or t.get("single_word"):
             return no(f"added token {t['content']!r} uses lstrip/rstrip/single_word")
     contents = sorted(t["content"] for t in added)
-    for a, b in zip(contents, contents[1:], strict=False):
+    for a, b in itertools.pairwise(contents):
         if b.startswith(a):  # tiktoken's special regex is leftmost-first, tokenizers' longest
             return no(f"added token {a!r} is a prefix of {b!r}")
     if has_norm:
@@ -380,7 +382,8 @@ class Encoder:
             try:
                 t.encode("utf-8")
             except UnicodeEncodeError as e:
-                raise InputError("<batch>", first + i, "lone_surrogate",
+                msg = "<batch>"
+                raise InputError(msg, first + i, "lone_surrogate",
                                  f"character {e.start} is an unpaired surrogate; tokenizers "
                                  "refuses such text too") from e
             if self._normalize is not None:
@@ -405,7 +408,8 @@ class Encoder:
                 try:
                     t.encode("utf-8")
                 except UnicodeEncodeError as e:
-                    raise InputError("<batch>", i, "lone_surrogate",
+                    msg = "<batch>"
+                    raise InputError(msg, i, "lone_surrogate",
                                      f"character {e.start} is an unpaired surrogate") from e
         encs = hf.encode_batch_fast(texts, add_special_tokens=False)
         lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))

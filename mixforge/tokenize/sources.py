@@ -261,7 +261,7 @@ def from_tiktoken_file(path: str | Path, base: str | None = None) -> LoadedToken
         for name in sorted(_constructors()):
             try:
                 _, _, sha = _tiktoken_definition(name)
-            except Exception:  # noqa: S112 - a plugin that cannot be introspected
+            except Exception:
                 continue
             if sha == digest:
                 base = name

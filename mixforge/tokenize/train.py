@@ -26,8 +26,8 @@ from ..stats import stage_files
 from .sources import load_tokenizer
 
 log = logging.getLogger(__name__)
-GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++"""
-                r"""[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""")
+GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
+                r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""")
 DOC_STAGES = ("filter", "dedup_fuzzy", "dedup_exact", "ingest")
 
 
@@ -36,7 +36,7 @@ class TrainConfig:
     """Options of `mixforge tokenizer train`."""
 
     vocab_size: int = opt(32768, "Vocabulary size, special tokens included.")
-    special_tokens: list[str] = opt(["<|endoftext|>", "<|bos|>"],
+    special_tokens: list[str] = opt(["<|endoftext|>", "<|bos|>"],  # noqa: RUF009
                                     "Special tokens, given the first ids in this order.")
     min_frequency: int = opt(2, "A pair must occur this many times to be merged.")
     pattern: str = opt(GPT4_PATTERN, "The pre-tokenizer split regex (GPT-4's by default).")

@@ -37,7 +37,7 @@ def docs_of(run: Path) -> dict[str, str]:
 
 def test_store_holds_every_document_as_tokenizers_encodes_it(run, trained_json, trained):
     cfg = TokenizeConfig(tokenizer=str(trained_json), framing="eos")
-    report, meta = tokenize(cfg, run, LocalExecutor(2))  # a real process pool
+    _report, meta = tokenize(cfg, run, LocalExecutor(2))  # a real process pool
     texts = docs_of(run)
     assert meta["engine"] == "tiktoken" and "identical" in meta["engine_reason"]
     assert meta["tokenizer"]["fingerprint"] == trained.fingerprint
@@ -51,7 +51,7 @@ def test_store_holds_every_document_as_tokenizers_encodes_it(run, trained_json, 
         assert info["bytes_per_token"] == pytest.approx(info["bytes"] / info["tokens"], 1e-5)
         ids = dom.docs["id"].to_pylist()
         for i in range(0, dom.n_docs, max(1, dom.n_docs // 15)):
-            want = trained.hf.encode(texts[ids[i]], add_special_tokens=False).ids + [eos]
+            want = [*trained.hf.encode(texts[ids[i]], add_special_tokens=False).ids, eos]
             assert dom.doc(i).tolist() == want
             assert dom.docs["n_bytes"][i].as_py() == len(texts[ids[i]].encode())
 
