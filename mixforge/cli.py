@@ -180,10 +180,10 @@ def run(config: Path, dry_run: bool) -> None:
 def _register() -> None:
     from .curate.cli import dedup
     from .mixers.cli import export, mix
-    from .tokenize.cli import tokenize_cmd, tokenizer
+    from .tokenize.cli import tokenize_cmd, tokenizer_group
 
     main.add_command(dedup)
-    main.add_command(tokenizer)
+    main.add_command(tokenizer_group)
     main.add_command(tokenize_cmd)
     main.add_command(mix)
     main.add_command(export)

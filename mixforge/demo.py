@@ -17,7 +17,8 @@ from .ingest import IngestConfig
 from .pipeline import ExportSection, MixSection, PipelineConfig, run_pipeline
 from .progress import shard_bar, table
 from .stats import run_stats
-from .tokenize.stage import TokenizeConfig, TokenizerTrainConfig
+from .tokenize.stage import TokenizeConfig
+from .tokenize.train import TrainConfig as TokenizerTrainConfig
 
 
 def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,

@@ -22,13 +22,10 @@ from .errors import ConfigError
 from .executor import Executor, get_executor
 from .curate.dedup import ExactConfig, FuzzyConfig, dedup
 from .ingest import IngestConfig, ingest, plan_ingest
-from .tokenize.stage import (
-    TokenizeConfig,
-    TokenizerTrainConfig,
-    plan_tokenize,
-    tokenize,
-    train_from_run,
-)
+from .stats import stage_files
+from .tokenize.stage import TokenizeConfig, tokenize
+from .tokenize.train import TrainConfig as TokenizerTrainConfig
+from .tokenize.train import latest_stage, train_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +140,6 @@ def run_exports(sections: list[ExportSection], run_dir: Path, mix_path: Path) ->
 def _input_shards(section: Any, run_dir: Path) -> int:
     """Shards of the stage a document step reads (its progress bar's length)."""
     from .curate.dedup import resolve_input
-    from .stats import stage_files
 
     return len(stage_files(run_dir / resolve_input(run_dir, section).input_stage))
 
@@ -153,9 +149,9 @@ STEPS = [
          lambda c, r, ex, cb: ingest(c, r, ex, cb)),
     Step("dedup_exact", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
     Step("dedup_fuzzy", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
-    Step("tokenizer", lambda c, r: 1, _once(lambda c, r: train_from_run(c, r))),
-    Step("tokenize", lambda c, r: len(plan_tokenize(c, r)[0]),
-         lambda c, r, ex, cb: tokenize(c, r, ex, cb)),
+    Step("tokenizer", lambda c, r: 1, _once(lambda c, r: train_tokenizer(r, c))),
+    Step("tokenize", lambda c, r: len(stage_files(r / latest_stage(r, c.input_stage))),
+         lambda c, r, ex, cb: tokenize(c, r, ex, cb)[0]),
     Step("mix", lambda c, r: 1, _once(run_mix)),
 ]
 

@@ -201,10 +201,12 @@ def _tokens_section(run_dir: Path, rep: Report) -> None:
                         "bytes_per_token": v["bytes_per_token"]}
                        for d, v in meta["domains"].items()])
     tok = meta.get("tokenizer", {})
-    head = (f"<p>tokenizer {html.escape(str(tok.get('source')))}: vocabulary "
-            f"{meta['vocab_size']:,}, {meta['dtype']} tokens, engine "
-            f"{html.escape(str(tok.get('engine')))} ({html.escape(str(tok.get('engine_reason')))})"
-            "</p>")
+    engine = meta.get("engine", tok.get("engine"))
+    why = meta.get("engine_reason", tok.get("engine_reason"))
+    name = tok.get("spec") or tok.get("path") or tok.get("source")
+    head = (f"<p>tokenizer {html.escape(str(name))}: vocabulary {meta['vocab_size']:,}, "
+            f"{meta['dtype']} tokens, engine {html.escape(str(engine))} "
+            f"({html.escape(str(why))})</p>")
     rep.add("Tokens per domain", head + _table_html(df) + rep.img(
         _bar(df, "domain", ["bytes_per_token"], "bytes per token by domain", "bytes/token"),
         "bytes per token"))

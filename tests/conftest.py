@@ -76,5 +76,5 @@ def token_store(tmp_path_factory: pytest.TempPathFactory, ingested_table, tiny_t
                     np.array([len(s.encode()) for s in texts]))
     finalize_store(out, tiny_tokenizer.get_vocab_size(),
                    {"kind": "test-bpe", "vocab_size": tiny_tokenizer.get_vocab_size()},
-                   {"boundaries": "eos", "eos_id": eos})
+                   {"framing": "eos", "eos_id": eos})
     return out

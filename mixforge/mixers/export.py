@@ -27,10 +27,10 @@ def export(mix: Mix, store: TokenStore, fmt: str, out: str | Path,
     if fmt not in table:
         msg = f"unknown export format {fmt!r}; choose one of {sorted(table)}"
         raise ConfigError(msg)
-    if store.meta.get("boundaries") not in ("eos", "both") and fmt in ("nanogpt", "llmc"):
+    if store.meta.get("framing") not in ("eos", "both") and fmt in ("nanogpt", "llmc"):
         msg = (f"{fmt} expects an EOT token after each document, but the token store was "
-               f"written with boundaries={store.meta.get('boundaries')!r}; re-run "
-               "`mixforge tokenize --boundaries eos`")
+               f"written with framing={store.meta.get('framing')!r}; re-run "
+               "`mixforge tokenize --framing eos`")
         raise ConfigError(msg)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

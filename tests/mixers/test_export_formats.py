@@ -113,7 +113,7 @@ def test_wide_vocab_megatron_int32_and_nanogpt_refuses(tmp_path):
     tokens = rng.integers(0, 70_000, int(lens.sum())).astype(np.uint32)
     write_shard(tmp_path / "s", "shard-00000", "web", tokens, lens,
                 [f"d{i}" for i in range(40)], ["x"] * 40, lens * 4)
-    finalize_store(tmp_path / "s", 70_000, {"kind": "synthetic"}, {"boundaries": "eos",
+    finalize_store(tmp_path / "s", 70_000, {"kind": "synthetic"}, {"framing": "eos",
                                                                    "eos_id": 0})
     wide = TokenStore(tmp_path / "s")
     assert wide.dtype == np.uint32

@@ -1,0 +1,491 @@
+"""The fast encoder: tiktoken-class speed for any byte-level BPE, with `tokenizers`' ids.
+
+A byte-level BPE in a ``tokenizer.json`` (a regex split, GPT-2's byte-to-character
+alphabet, merges in priority order) is the same machine as a tiktoken encoding: the
+merges become tiktoken ranks (a merge's rank is its position, so tiktoken's "merge the
+adjacent pair whose concatenation has the lowest rank" picks the same pair as
+`tokenizers`' "merge the pair with the lowest merge rank"), the split regex becomes
+tiktoken's pattern, added tokens become tiktoken special tokens, and an array maps ranks
+back to the tokenizer's ids when the two differ.
+
+The two algorithms can still disagree in corner cases (a concatenation that is in the
+vocabulary but was produced by another pair; tiktoken's whole-piece lookup when the
+tokenizer does not set ``ignore_merges``; regex dialects: Oniguruma vs fancy-regex). So
+the equivalence is *proven at load time*: every vocabulary token, encoded alone, must
+give itself in `tokenizers` (~0.5 s for a 65k vocabulary), and a sample of the real
+documents plus planted multilingual, emoji, code and whitespace text must encode to the
+same ids in both engines. Anything unsupported or any difference means the
+`tokenizers` engine is used instead; `Encoder.engine` and `Encoder.reason` say which
+and why, and the stage records both in ``store.json``.
+
+Speed comes from fewer, bigger calls: each thread joins its documents with a private
+separator (an extra special token of ASCII control characters, so ASCII text stays
+compact; checked absent from the text) and encodes the whole chunk in one call to
+tiktoken's Rust core, which returns a
+uint32 buffer (no Python int per token) and releases the GIL. Special tokens split the
+text before the regex runs, so no pre-token crosses a document boundary: the ids are
+those of encoding each document alone. Measured on the real corpus, 2 cores: see
+docs/benchmarks.md (## tokenize).
+
+Lone surrogates (possible in a Python ``str``, never in Arrow) are refused, as
+`tokenizers` refuses them (it raises ``TypeError``; tiktoken would silently replace them
+with U+FFFD, which would change the ids): the encoder raises `InputError` naming the
+document.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from .sources import LoadedTokenizer, TiktokenRecipe, bytes_to_unicode
+
+log = logging.getLogger(__name__)
+
+Engine = Literal["auto", "tiktoken", "tokenizers"]
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+SEPARATOR = "\x00\x1f<mixforge-document-end>\x1f\x00"  # ASCII: keeps ASCII text compact
+# Text planted into every load-time check, beside the caller's sample: scripts, emoji
+# (with skin tones and ZWJ sequences), code, long and mixed whitespace, digits, contractions.
+PROBES = [
+    "Hello, world! It's 2024; we've got 1234567 reasons.\n\n\tTabs\r\nand CRLF  ",
+    "日本語のテキストと中文文本，한국어 텍스트。Ελληνικά, русский, العربية, עברית, हिन्दी",
+    "Emoji 😀👍🏽👨‍👩‍👧‍👦 🇫🇷 ❤️ and combining e\u0301 a\u0308 \u200d\ufeff",
+    "def f(x: int) -> int:\n    return x ** 2  # square\n\n\n\nclass A:\n\tpass\n",
+    "    leading and trailing spaces    \n\n   \u00a0nbsp\u2003em-space\u3000ideographic",
+    "I'M SHOUTING, THEY'RE HERE, DON'T. 3.14159 1,000,000 0x1F 1e-9 ½ ² ٣",
+    "a" * 300 + " " + "ab" * 200 + " " + "!?" * 100,
+    "",
+    " ",
+    "\n",
+]
+
+
+@dataclass
+class Compat:
+    """How a tokenizer.json maps onto tiktoken (or why it does not)."""
+
+    recipe: TiktokenRecipe | None
+    id_map: np.ndarray | None  # rank -> id, None when ranks are the ids
+    normalizer: bool
+    reason: str
+
+
+def _pattern_of(pre: dict | None) -> tuple[str | None, str]:
+    """The split regex of a byte-level pre-tokenizer, or None and why not."""
+    if pre is None:
+        return None, "no pre-tokenizer (not a byte-level BPE)"
+    kind = pre.get("type")
+    if kind == "ByteLevel":
+        if pre.get("add_prefix_space"):
+            return None, "ByteLevel add_prefix_space=true is not supported by the fast path"
+        if not pre.get("use_regex", True):
+            return None, "ByteLevel without a split regex"
+        return GPT2_PATTERN, "ByteLevel (GPT-2 split regex)"
+    if kind == "Sequence":
+        steps = pre.get("pretokenizers", [])
+        if (len(steps) == 2 and steps[0].get("type") == "Split"
+                and steps[1].get("type") == "ByteLevel"):
+            split, bl = steps
+            if bl.get("add_prefix_space") or bl.get("use_regex", True):
+                return None, "ByteLevel after Split must have add_prefix_space and use_regex off"
+            if split.get("behavior") != "Isolated" or split.get("invert"):
+                return None, f"Split behavior {split.get('behavior')} is not supported"
+            pat = split.get("pattern", {})
+            if "Regex" in pat:
+                return pat["Regex"], "Split(regex, isolated) + ByteLevel"
+            if "String" in pat:
+                return re.escape(pat["String"]), "Split(string, isolated) + ByteLevel"
+        return None, (f"pre-tokenizer sequence {[s.get('type') for s in steps]} is not one "
+                      "Split + ByteLevel")
+    return None, f"pre-tokenizer {kind} is not byte-level"
+
+
+def _merges(model: dict) -> list[tuple[str, str]]:
+    out = []
+    for m in model.get("merges", []):
+        a, b = (m if isinstance(m, list) else m.split(" ", 1))
+        out.append((a, b))
+    return out
+
+
+def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
+    """Build the tiktoken recipe of a `tokenizers` byte-level BPE, or say why not."""
+    if tok.tiktoken is not None:
+        return Compat(tok.tiktoken, None, False, "tiktoken encoding (native)")
+    data = json.loads(tok.json_text or "{}")
+    model = data.get("model") or {}
+
+    def no(why: str) -> Compat:
+        return Compat(None, None, False, why)
+
+    if model.get("type") != "BPE":
+        return no(f"model {model.get('type')} is not BPE")
+    if model.get("dropout"):
+        return no(f"BPE dropout={model['dropout']} is random; the fast path is deterministic")
+    for key in ("continuing_subword_prefix", "end_of_word_suffix", "byte_fallback"):
+        if model.get(key):
+            return no(f"BPE option {key}={model[key]!r} is not supported by the fast path")
+    pattern, why = _pattern_of(data.get("pre_tokenizer"))
+    if pattern is None:
+        return no(why)
+    norm = data.get("normalizer")
+    has_norm = bool(norm) and not (norm.get("type") == "Sequence" and not norm.get("normalizers"))
+    added = data.get("added_tokens", [])
+    for t in added:
+        if t.get("lstrip") or t.get("rstrip") or t.get("single_word"):
+            return no(f"added token {t['content']!r} uses lstrip/rstrip/single_word")
+    contents = sorted(t["content"] for t in added)
+    for a, b in itertools.pairwise(contents):
+        if b.startswith(a):  # tiktoken's special regex is leftmost-first, tokenizers' longest
+            return no(f"added token {a!r} is a prefix of {b!r}")
+    if has_norm:
+        hf_norm = tok.hf.normalizer
+        changed = [c for c in contents if hf_norm.normalize_str(c) != c]
+        if changed:
+            return no(f"the normalizer changes added token {changed[0]!r}")
+    u2b = {c: b for b, c in bytes_to_unicode().items()}
+    vocab: dict[str, int] = model.get("vocab", {})
+    missing = [c for c in u2b if c not in vocab]
+    if missing:
+        return no(f"{len(missing)} of the 256 byte characters are not in the vocabulary")
+
+    def to_bytes(s: str) -> bytes | None:
+        try:
+            return bytes(u2b[c] for c in s)
+        except KeyError:
+            return None
+
+    merges = _merges(model)
+    results: list[tuple[bytes, int]] = []
+    seen: set[str] = set()
+    for a, b in merges:
+        t = a + b
+        if t in seen:
+            return no(f"two merges produce {t!r}")
+        seen.add(t)
+        if t not in vocab:
+            return no(f"merge result {t!r} is not in the vocabulary")
+        tb = to_bytes(t)
+        if tb is None:
+            return no(f"merge result {t!r} is not byte-level")
+        results.append((tb, vocab[t]))
+    base = [(bytes([b]), vocab[c]) for c, b in u2b.items()]
+    specials = {t["content"]: t["id"] for t in added}
+    merge_ids = np.array([i for _, i in results], dtype=np.int64)
+    monotonic = bool(np.all(np.diff(merge_ids) > 0)) if len(merge_ids) > 1 else True
+    if monotonic:  # ranks can be the ids themselves: no mapping pass
+        ranks = dict(base)
+        ranks.update(dict(results))
+        id_map = None
+    else:
+        ranks = {b: r for r, (b, _) in enumerate(base)}
+        ranks.update({b: 256 + r for r, (b, _) in enumerate(results)})
+        n = 256 + len(results)
+        id_map = np.array([i for _, i in base] + [i for _, i in results]
+                          + list(specials.values()), dtype=np.uint32)
+        specials = {c: n + j for j, c in enumerate(specials)}
+    recipe = TiktokenRecipe(f"mixforge-{tok.fingerprint[:12]}", pattern, ranks, specials)
+    return Compat(recipe, id_map, has_norm,
+                  f"{why}; {len(results):,} merges" + ("" if monotonic else "; id map"))
+
+
+def _whole_token_check(tok: LoadedTokenizer, recipe: TiktokenRecipe) -> str | None:
+    """tiktoken returns a vocabulary token whole when a pre-token equals it; check that
+    `tokenizers` does too for every merge result (else name the first that differs)."""
+    if json.loads(tok.json_text or "{}").get("model", {}).get("ignore_merges"):
+        return None  # tokenizers then looks whole pieces up first, as tiktoken does
+    b2u = bytes_to_unicode()
+    model = tok.hf.model
+    for piece in recipe.mergeable_ranks:
+        if len(piece) < 2:
+            continue
+        s = "".join(b2u[x] for x in piece)
+        if len(model.tokenize(s)) != 1:
+            return f"vocabulary token {s!r} does not encode to itself"
+    return None
+
+
+_KNOWN: np.ndarray | None = None
+
+
+def _known_code_points() -> np.ndarray:
+    """known[cp] is True when this Python's Unicode database assigns code point cp."""
+    global _KNOWN
+    if _KNOWN is None:
+        import unicodedata
+
+        _KNOWN = np.fromiter((unicodedata.category(chr(cp)) != "Cn" for cp in range(0x110000)),
+                             dtype=bool, count=0x110000)
+    return _KNOWN
+
+
+def _normalizer(tok: LoadedTokenizer):
+    """The tokenizer's normalizer as ``str -> str``.
+
+    `tokenizers`' NFKC runs at ~4 MB/s, as slow as the encoding itself. For a plain
+    Unicode normal form, text that Python already finds normalized
+    (`unicodedata.is_normalized`, a fast quick-check) is passed through unchanged. That is
+    exact because Unicode guarantees a normalized string whose characters are all assigned
+    stays normalized in every later version; text holding a code point this Python does not
+    know (Unicode 14 for 3.11) always goes through `tokenizers`' normalizer.
+    """
+    import unicodedata
+
+    hf_norm = tok.hf.normalizer.normalize_str
+    spec = json.loads(tok.json_text or "{}").get("normalizer") or {}
+    if spec.get("type") == "Sequence" and len(spec.get("normalizers", [])) == 1:
+        spec = spec["normalizers"][0]
+    form = spec.get("type")
+    if form not in ("NFC", "NFKC", "NFD", "NFKD"):
+        return hf_norm
+    known = _known_code_points()
+
+    def normalize(text: str) -> str:
+        if text.isascii():
+            return text
+        if unicodedata.is_normalized(form, text):
+            cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            if known[cps].all():
+                return text
+        return hf_norm(text)
+
+    return normalize
+
+
+def _threads(n: int | None) -> int:
+    return max(1, n or os.cpu_count() or 1)
+
+
+class Encoder:
+    """Encode documents to a flat id array and per-document lengths.
+
+    Use `build_encoder`; the engine is ``tiktoken`` (fast) or ``tokenizers`` (reference).
+    Picklable: a worker process rebuilds the chosen engine without re-checking it.
+
+    Examples
+    --------
+    >>> enc = build_encoder(load_tokenizer("tok.json"))  # doctest: +SKIP
+    >>> tokens, lens = enc.encode(["hello world", "bonjour"])  # doctest: +SKIP
+    """
+
+    def __init__(self, tok: LoadedTokenizer, engine: Literal["tiktoken", "tokenizers"],
+                 reason: str, compat: Compat | None = None, threads: int | None = None) -> None:
+        self.tok, self.engine, self.reason = tok, engine, reason
+        self.threads = _threads(threads)
+        self.vocab_size = tok.vocab_size
+        self._compat = compat
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        if engine == "tiktoken":
+            if compat is None or compat.recipe is None:
+                compat = tiktoken_compat(tok)
+                self._compat = compat
+            assert compat.recipe is not None
+            self._sep_rank = max([*compat.recipe.mergeable_ranks.values(),
+                                  *compat.recipe.special_tokens.values()]) + 1
+            specials = {**compat.recipe.special_tokens, SEPARATOR: self._sep_rank}
+            import tiktoken
+
+            enc = tiktoken.Encoding(compat.recipe.name, pat_str=compat.recipe.pat_str,
+                                    mergeable_ranks=compat.recipe.mergeable_ranks,
+                                    special_tokens=specials)
+            self._core = enc._core_bpe
+            self._allowed = set(specials)
+            self._plain_allowed = set(compat.recipe.special_tokens)
+            self._id_map = compat.id_map
+            self._normalize = (_normalizer(tok) if compat.normalizer else None)
+            names = sorted(compat.recipe.special_tokens, key=len, reverse=True)
+            self._special_re = re.compile("|".join(map(re.escape, names))) if names else None
+
+    def __getstate__(self) -> dict:
+        return {"tok": self.tok, "engine": self.engine, "reason": self.reason,
+                "compat": self._compat, "threads": self.threads}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["tok"], state["engine"], state["reason"], state["compat"],
+                      state["threads"])
+
+    def info(self) -> dict:
+        return {"engine": self.engine, "reason": self.reason}
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Encode each text alone (no BOS/EOS); return (uint32 ids back to back, lengths)."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        if self.engine == "tokenizers":
+            return self._encode_hf(texts)
+        n = self.threads
+        if n == 1 or len(texts) == 1:
+            parts = [self._encode_chunk(texts, 0)]
+        else:
+            bounds = _split_even([len(t) for t in texts], n)
+            pool = self._get_pool()
+            futs = [pool.submit(self._encode_chunk, texts[a:b], a) for a, b in bounds]
+            parts = [f.result() for f in futs]
+        tokens = np.concatenate([p[0] for p in parts])
+        lens = np.concatenate([p[1] for p in parts])
+        return tokens, lens
+
+    def _get_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="mixforge-enc")
+            return self._pool
+
+    def _encode_chunk(self, texts: list[str], first: int) -> tuple[np.ndarray, np.ndarray]:
+        raw = texts
+        if self._normalize is not None:
+            try:
+                texts = [self._normalize(t) for t in texts]
+            except TypeError:
+                return self._encode_one_by_one(raw, first)
+        joined = SEPARATOR.join(texts) + SEPARATOR
+        if joined.count(SEPARATOR) != len(texts):  # a document holds the separator itself
+            return self._encode_one_by_one(raw, first)
+        if self._normalize is not None:
+            if self._special_re is not None and self._special_re.search(joined):
+                # an added token after normalization: tokenizers matches special tokens on
+                # the raw text, so these (rare) chunks go through tokenizers itself.
+                return self._encode_hf(raw)
+        try:
+            buf = self._core.encode_to_tiktoken_buffer(joined, self._allowed)
+        except UnicodeEncodeError:
+            return self._encode_one_by_one(raw, first)  # names the bad document
+        arr = np.frombuffer(buf, dtype=np.uint32)
+        ends = np.flatnonzero(arr == self._sep_rank)
+        if len(ends) != len(texts):
+            msg = f"separator count {len(ends)} != {len(texts)} documents (a bug; report it)"
+            raise AssertionError(msg)
+        lens = np.diff(ends, prepend=-1) - 1
+        tokens = np.delete(arr, ends) if len(ends) else arr
+        if self._id_map is not None:
+            tokens = self._id_map[tokens]
+        return tokens, lens.astype(np.int64)
+
+    def _encode_one_by_one(self, texts: list[str], first: int) -> tuple[np.ndarray, np.ndarray]:
+        out, lens = [], []
+        for i, t in enumerate(texts):
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError as e:
+                msg = "<batch>"
+                raise InputError(msg, first + i, "lone_surrogate",
+                                 f"character {e.start} is an unpaired surrogate; tokenizers "
+                                 "refuses such text too") from e
+            if self._normalize is not None:
+                t = self._normalize(t)
+                if self._special_re is not None and self._special_re.search(t):
+                    a, _ = self._encode_hf([texts[i]])
+                    out.append(a)
+                    lens.append(len(a))
+                    continue
+            a = np.frombuffer(self._core.encode_to_tiktoken_buffer(t, self._plain_allowed),
+                              dtype=np.uint32)
+            if self._id_map is not None:
+                a = self._id_map[a]
+            out.append(a)
+            lens.append(len(a))
+        return np.concatenate(out), np.array(lens, dtype=np.int64)
+
+    def _encode_hf(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        hf = self.tok.hf
+        for i, t in enumerate(texts):
+            if not t.isascii():
+                try:
+                    t.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    msg = "<batch>"
+                    raise InputError(msg, i, "lone_surrogate",
+                                     f"character {e.start} is an unpaired surrogate") from e
+        encs = hf.encode_batch_fast(texts, add_special_tokens=False)
+        lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
+        tokens = np.fromiter((i for e in encs for i in e.ids), dtype=np.uint32,
+                             count=int(lens.sum()))
+        return tokens, lens
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        """Ids back to text (special tokens kept), through `tokenizers`."""
+        return self.tok.hf.decode([int(i) for i in ids], skip_special_tokens=False)
+
+
+def _split_even(sizes: list[int], parts: int) -> list[tuple[int, int]]:
+    """Contiguous [a, b) ranges of about equal total size (at least one item each)."""
+    total = sum(sizes) or 1
+    bounds, start, acc, k = [], 0, 0, 1
+    for i, s in enumerate(sizes):
+        acc += s
+        if acc >= total * k / parts and i + 1 < len(sizes) and len(bounds) < parts - 1:
+            bounds.append((start, i + 1))
+            start, k = i + 1, k + 1
+    bounds.append((start, len(sizes)))
+    return bounds
+
+
+def compare(a: Encoder, b_tokens: tuple[np.ndarray, np.ndarray],
+            texts: Sequence[str]) -> str | None:
+    """None when ``a`` encodes ``texts`` to ``b_tokens``; else where they first differ."""
+    ta, la = a.encode(texts)
+    tb, lb = b_tokens
+    if np.array_equal(la, lb) and np.array_equal(ta, tb):
+        return None
+    offs_a, offs_b = np.cumsum(la) - la, np.cumsum(lb) - lb
+    for i in range(len(texts)):
+        x = ta[offs_a[i]:offs_a[i] + la[i]]
+        y = tb[offs_b[i]:offs_b[i] + lb[i]]
+        if not np.array_equal(x, y):
+            j = next((k for k in range(min(len(x), len(y))) if x[k] != y[k]), min(len(x), len(y)))
+            return (f"sample text {i} ({texts[i][:40]!r}...) differs at token {j}: "
+                    f"{x[j:j + 4].tolist()} vs tokenizers {y[j:j + 4].tolist()}")
+    return "lengths differ"
+
+
+def build_encoder(tok: LoadedTokenizer, engine: Engine = "auto",
+                  sample: Sequence[str] = (), threads: int | None = None) -> Encoder:
+    """The fastest engine that gives `tokenizers`' ids on ``sample`` and the probes.
+
+    ``engine="tiktoken"`` insists (a ConfigError if the tokenizer cannot be mapped or the
+    ids differ); ``"tokenizers"`` skips the fast path; ``"auto"`` falls back with a reason.
+    """
+    if engine not in ("auto", "tiktoken", "tokenizers"):
+        msg = f"engine {engine!r}: choose auto, tiktoken or tokenizers"
+        raise ConfigError(msg)
+    hf_enc = Encoder(tok, "tokenizers", "requested" if engine == "tokenizers" else "", None,
+                     threads)
+    if engine == "tokenizers":
+        return hf_enc
+    compat = tiktoken_compat(tok)
+    problem = None if compat.recipe is not None else compat.reason
+    if problem is None and tok.tiktoken is None:
+        problem = _whole_token_check(tok, compat.recipe)  # type: ignore[arg-type]
+    fast = None
+    if problem is None:
+        fast = Encoder(tok, "tiktoken", compat.reason, compat, threads)
+        texts = [*PROBES, *tok.special_tokens()[:8], *sample]
+        if tok.tiktoken is None:  # a tiktoken source is its own reference
+            problem = compare(fast, hf_enc._encode_hf(texts), texts)
+    if problem is None and fast is not None:
+        fast.reason = (f"{compat.reason}; ids identical to tokenizers on "
+                       f"{len(PROBES) + len(sample)} sample texts"
+                       if tok.tiktoken is None else compat.reason)
+        log.info("tokenize engine: tiktoken (%s)", fast.reason)
+        return fast
+    if engine == "tiktoken":
+        msg = f"the tiktoken engine cannot reproduce this tokenizer: {problem}"
+        raise ConfigError(msg)
+    hf_enc.reason = f"fallback: {problem}"
+    log.warning("tokenize engine: tokenizers (%s)", hf_enc.reason)
+    return hf_enc
