@@ -135,3 +135,8 @@ def demo(out: Path, max_mb: float, workers: int | None) -> None:
     from .demo import run_demo
 
     run_demo(out, max_mb, workers, echo=click.echo)
+
+
+from .curate.filter_cli import filter_cmd  # noqa: E402
+
+main.add_command(filter_cmd)

@@ -203,7 +203,16 @@ def _url_like(cps, a, b, F):
     """An approximation of spaCy's URL match: a scheme, or host.tld[:port][/...]."""
     for i in range(a, b - 2):
         if cps[i] == 58 and cps[i + 1] == 47 and cps[i + 2] == 47:
-            return i > a
+            # a scheme ([\w+.-]{2,}) must open the string; then a host follows
+            if i - a < 2:
+                return False
+            for q in range(a, i):
+                c = cps[q]
+                if not ((F[c] & F_ALPHA) or (F[c] & F_DIGIT) or c == 95 or c == 43
+                        or c == 45 or c == 46):
+                    return False
+            a = i + 3
+            break
     # host: up to the first '/', '?', '#' or ':'; an optional 'user@' before it
     h0 = a
     for i in range(a, b):
@@ -229,8 +238,8 @@ def _url_like(cps, a, b, F):
             return False
     if last_dot < 0 or h1 - last_dot - 1 < 2:
         return False
-    for i in range(last_dot + 1, h1):
-        if not (F[cps[i]] & F_ALPHA):
+    for i in range(last_dot + 1, h1):  # spaCy: the TLD is lower-case letters only
+        if not (F[cps[i]] & F_LOWER):
             return False
     if h1 < b and cps[h1] == 58:  # a port: digits, then [/?#] or the end
         j = h1 + 1
@@ -297,6 +306,7 @@ def _emit_special(k, a, ex_off, ex_lens, ts, te, nt):
 def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
                     ts, te, nt, sufs, sufe):
     """Split one whitespace-free chunk into spaCy-like tokens appended at ``nt``."""
+    t0 = nt
     k = _special(cps, s, e, ex_keys, ex_maxlen)
     if k >= 0:
         return _emit_special(k, s, ex_off, ex_lens, ts, te, nt)
@@ -385,7 +395,32 @@ def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys
         ts[nt] = sufs[q]
         te[nt] = sufe[q]
         nt += 1
-    return nt
+    return _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te)
+
+
+@njit(cache=True)
+def _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te):
+    """spaCy's second pass: 2-3 adjacent tokens that spell a special case become it
+    (e.g. ')' + ':' -> the emoticon '):'). Returns the new token count."""
+    w = t0
+    i = t0
+    while i < nt:
+        done = False
+        for span in (3, 2):
+            if i + span > nt or te[i + span - 1] - ts[i] > ex_maxlen:
+                continue
+            k = _special(cps, ts[i], te[i + span - 1], ex_keys, ex_maxlen)
+            if k >= 0 and ex_off[k + 1] - ex_off[k] <= span:
+                w = _emit_special(k, ts[i], ex_off, ex_lens, ts, te, w)
+                i += span
+                done = True
+                break
+        if not done:
+            ts[w] = ts[i]
+            te[w] = te[i]
+            w += 1
+            i += 1
+    return w
 
 
 @njit(cache=True)
