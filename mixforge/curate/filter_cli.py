@@ -71,7 +71,8 @@ def filter_cmd(run_dir: Path, workers: int | None, executor: str, config_path: P
     """
     import polars as pl
 
-    from .filter_stage import dry_run as run_dry, plan_filter, run_filter
+    from .filter_stage import dry_run as run_dry
+    from .filter_stage import plan_filter, run_filter
 
     cfg = load_config(config_path, flags, disable, languages)
     in_stage, tasks = plan_filter(cfg, run_dir)

@@ -25,7 +25,8 @@ from ..errors import ConfigError
 @functools.lru_cache(maxsize=1)
 def _model():
     try:
-        from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier as _LI
+        from py3langid.langid import MODEL_DIR, MODEL_FILE
+        from py3langid.langid import LanguageIdentifier as _LI
     except ImportError as e:  # pragma: no cover - a runtime dependency
         msg = "language ID needs py3langid: pip install py3langid (or disable language)"
         raise ConfigError(msg) from e

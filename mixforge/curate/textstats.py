@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from ..errors import ConfigError
 from . import _textstats_data as data
 from . import _textstats_kernels as k
-from ..errors import ConfigError
 
 STAT_NAMES = (
     "n_chars", "n_words", "n_nonsym_words", "nonsym_chars", "alpha_words", "stop_words",

@@ -80,7 +80,7 @@ def test_words_split_like_spacy(text, words):
 def test_sliced_and_chunked_columns_are_read_in_place():
     texts = ["one two three.", "", "four, five!\n\nsix", "seven"]
     whole = compute_stats(pa.array(texts, pa.string())).to_pylist()
-    sliced = compute_stats(pa.array(["x"] + texts, pa.string()).slice(1)).to_pylist()
+    sliced = compute_stats(pa.array(["x", *texts], pa.string()).slice(1)).to_pylist()
     chunked = compute_stats(pa.chunked_array([pa.array(texts[:2], pa.large_string()),
                                               pa.array(texts[2:], pa.large_string())]))
     assert sliced == whole

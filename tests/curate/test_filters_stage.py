@@ -150,7 +150,7 @@ def test_language_identifier_is_offline_and_labels_real_languages():
 
 
 def test_config_errors_name_the_key():
-    with pytest.raises(ConfigError, match="gopher_repetition.top_n_grams"):
+    with pytest.raises(ConfigError, match=r"gopher_repetition\.top_n_grams"):
         from_dict(FilterConfig, {"gopher_repetition": {"top_n_grams": {"7": 0.1}}})
     with pytest.raises(ConfigError, match="unknown key 'min_words'"):
         from_dict(FilterConfig, {"gopher_quality": {"min_words": 3}})
