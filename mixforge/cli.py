@@ -179,10 +179,12 @@ def run(config: Path, dry_run: bool) -> None:
 
 def _register() -> None:
     from .curate.cli import dedup
+    from .curate.filter_cli import filter_cmd
     from .mixers.cli import export, mix
     from .tokenize.cli import tokenize_cmd, tokenizer_group
 
     main.add_command(dedup)
+    main.add_command(filter_cmd)
     main.add_command(tokenizer_group)
     main.add_command(tokenize_cmd)
     main.add_command(mix)

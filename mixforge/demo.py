@@ -13,6 +13,7 @@ import polars as pl
 
 from .corpus import build_corpus
 from .curate.dedup import ExactConfig, FuzzyConfig
+from .curate.filters import C4Config, FilterConfig, GopherQualityConfig, LanguageConfig
 from .ingest import IngestConfig
 from .pipeline import ExportSection, MixSection, PipelineConfig, run_pipeline
 from .progress import shard_bar, table
@@ -30,6 +31,13 @@ def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
                             on_error="reject"),
         dedup_exact=ExactConfig(),
         dedup_fuzzy=FuzzyConfig(),
+        # The web-prose rules (Gopher quality, C4) and an English-only filter drop 97% of
+        # this corpus (measured: 498 of 16,958 kept: fortunes are short, code is not
+        # "alphabetic" enough); the demo keeps the rules that suit code and licences too
+        # and scores every document's language without filtering on it.
+        filter=FilterConfig(gopher_quality=GopherQualityConfig(enabled=False),
+                            c4=C4Config(enabled=False),
+                            language=LanguageConfig(languages=[])),
         tokenizer=TokenizerTrainConfig(vocab_size=8192),
         tokenize=TokenizeConfig(),
         mix=MixSection(strategy="unimax", epoch_cap=2.0),
@@ -40,7 +48,7 @@ def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
 def summary(run_dir: Path, results: dict) -> pl.DataFrame:
     """One row per stage: what went in and what came out."""
     rows = []
-    for name in ("ingest", "dedup_exact", "dedup_fuzzy", "tokenize"):
+    for name in ("ingest", "dedup_exact", "dedup_fuzzy", "filter", "tokenize"):
         if name in results:
             res = results[name]
             t = res.stage.totals if hasattr(res, "stage") else res.totals

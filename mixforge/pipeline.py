@@ -21,6 +21,8 @@ from .config import from_dict, opt, to_dict
 from .errors import ConfigError
 from .executor import Executor, get_executor
 from .curate.dedup import ExactConfig, FuzzyConfig, dedup
+from .curate.filter_stage import plan_filter, run_filter
+from .curate.filters import FilterConfig
 from .ingest import IngestConfig, ingest, plan_ingest
 from .stats import stage_files
 from .tokenize.stage import TokenizeConfig, tokenize
@@ -41,6 +43,8 @@ class MixSection:
     tau: float = opt(3.0, "Temperature (strategy temperature).")
     weights: dict[str, float] = opt({}, "Weights (strategy manual).")
     seed: int = opt(0, "Sampling seed.")
+    val_fraction: float = opt(0.01, "Share of each domain's documents held out for "
+                              "validation (the mix is sized on the rest).")
 
 
 @dataclass
@@ -49,7 +53,6 @@ class ExportSection:
 
     format: Literal["nanogpt", "llmc", "megatron", "hf"] = opt("nanogpt", "Training format.")
     out: str | None = opt(None, "Output folder (default: <run_dir>/export/<format>).")
-    val_fraction: float = opt(0.01, "Share of each domain's documents held out.")
     seq_len: int | None = opt(None, "Pack into rows of this many tokens (hf).")
 
 
@@ -65,6 +68,8 @@ class PipelineConfig:
     ingest: IngestConfig | None = opt(None, "Sources -> document table (`mixforge ingest`).")
     dedup_exact: ExactConfig | None = opt(None, "Exact dedup (`mixforge dedup exact`).")
     dedup_fuzzy: FuzzyConfig | None = opt(None, "MinHash-LSH dedup (`mixforge dedup fuzzy`).")
+    filter: FilterConfig | None = opt(None, "Quality filters and language ID (`mixforge "
+                                      "filter`).")
     tokenizer: TokenizerTrainConfig | None = opt(
         None, "Train a BPE on the curated documents (`mixforge tokenizer train`).")
     tokenize: TokenizeConfig | None = opt(None, "Documents -> token store.")
@@ -110,8 +115,10 @@ def run_mix(section: MixSection, run_dir: Path) -> Path:
     from .mixers.strategies import make_mix
     from .tokenize.store import TokenStore
 
+    from .mixers.materialize import train_tokens
+
     store = TokenStore(run_dir / "tokenize")
-    tokens = {d: store.info(d)["tokens"] for d in store.domains}
+    tokens = train_tokens(store, section.val_fraction, section.seed)
     params: dict[str, Any] = {"epoch_cap": section.epoch_cap, "seed": section.seed}
     if section.strategy == "temperature":
         params["tau"] = section.tau
@@ -121,7 +128,8 @@ def run_mix(section: MixSection, run_dir: Path) -> Path:
     return mix.save(run_dir / "mix" / f"{section.strategy}.yaml")
 
 
-def run_exports(sections: list[ExportSection], run_dir: Path, mix_path: Path) -> list[dict]:
+def run_exports(sections: list[ExportSection], run_dir: Path, mix_path: Path,
+                val_fraction: float) -> list[dict]:
     from .mixers.export import export
     from .mixers.mix import Mix
     from .tokenize.store import TokenStore
@@ -133,7 +141,7 @@ def run_exports(sections: list[ExportSection], run_dir: Path, mix_path: Path) ->
         if done.exists() and json.loads(done.read_text()).get("mix") == mix.to_dict():
             out.append(json.loads(done.read_text()))  # same mix, same seed: same bytes
             continue
-        out.append(export(mix, store, s.format, dest, s.val_fraction, s.seq_len))
+        out.append(export(mix, store, s.format, dest, val_fraction, s.seq_len))
     return out
 
 
@@ -149,6 +157,8 @@ STEPS = [
          lambda c, r, ex, cb: ingest(c, r, ex, cb)),
     Step("dedup_exact", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
     Step("dedup_fuzzy", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
+    Step("filter", lambda c, r: len(plan_filter(c, r)[1]),
+         lambda c, r, ex, cb: run_filter(c, r, ex, cb)),
     Step("tokenizer", lambda c, r: 1, _once(lambda c, r: train_tokenizer(r, c))),
     Step("tokenize", lambda c, r: len(stage_files(r / latest_stage(r, c.input_stage))),
          lambda c, r, ex, cb: tokenize(c, r, ex, cb)[0]),
@@ -200,7 +210,8 @@ def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = No
         else:
             results[step.name] = step.run(section, run_dir, executor, None)
     if cfg.export:
-        results["export"] = run_exports(cfg.export, run_dir, results["mix"])
+        results["export"] = run_exports(cfg.export, run_dir, results["mix"],
+                                        cfg.mix.val_fraction)
     if cfg.report:
         from .report import build_report
 

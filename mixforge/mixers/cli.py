@@ -39,20 +39,25 @@ def mix() -> None:
 @click.option("--weights", default=None,
               help='Weights for --strategy manual, as JSON: \'{"code": 2, "web": 1}\'.')
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--val-fraction", type=float, default=0.01, show_default=True,
+              help="Share of each domain's documents that export holds out; the mix is "
+              "sized on the rest.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Write the mix here (.yaml or .json).")
 def plan(run_dir: Path, strategy: str, budget: int, epoch_cap: float, tau: float,
-         weights: str | None, seed: int, out: Path | None) -> None:
+         weights: str | None, seed: int, val_fraction: float, out: Path | None) -> None:
     """Make a mix with a strategy and show its plan: tokens available, taken, epochs."""
+    from .materialize import train_tokens
+
     store = _store(run_dir)
-    tokens = {d: store.info(d)["tokens"] for d in store.domains}
+    tokens = train_tokens(store, val_fraction, seed)
     params: dict = {"epoch_cap": epoch_cap, "seed": seed}
     if strategy == "temperature":
         params["tau"] = tau
     if strategy == "manual":
         params["weights"] = json.loads(weights or "{}")
     m = make_mix(strategy, tokens, budget, **params)
-    df, warnings = plan_mix(m, store)
+    df, warnings = plan_mix(m, store, val_fraction)
     click.echo(table(df, f"mix plan ({strategy}, budget {m.budget_tokens or 'all':,} tokens)"
                      if m.budget_tokens else f"mix plan ({strategy}, every token once)"))
     for w in warnings:

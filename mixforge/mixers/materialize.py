@@ -45,11 +45,21 @@ def _rng(seed: int, *keys: str | int) -> np.random.Generator:
 def held_out(n_docs: int, fraction: float, seed: int, domain: str) -> np.ndarray:
     """Boolean mask of the documents held out for validation in ``domain``."""
     mask = np.zeros(n_docs, dtype=bool)
-    k = round(n_docs * fraction)
-    if fraction > 0 and n_docs > 1:
-        k = min(max(k, 1), n_docs - 1)
+    k = min(round(n_docs * fraction), n_docs - 1)  # a domain of < 1/fraction docs keeps all
+    if k > 0:
         mask[_rng(seed, "val", domain).choice(n_docs, k, replace=False)] = True
     return mask
+
+
+def train_tokens(store: TokenStore, val_fraction: float = 0.01, seed: int = 0
+                 ) -> dict[str, int]:
+    """Tokens each domain has for training once its validation documents are held out:
+    what a strategy should size a mix by, so caps hold when it is materialized."""
+    out = {}
+    for d in store.domains:
+        dom = store.domain(d)
+        out[d] = int(dom.doc_lens[~held_out(dom.n_docs, val_fraction, seed, d)].sum())
+    return out
 
 
 def _take(pool: np.ndarray, lens: np.ndarray, target: int, rng: np.random.Generator
@@ -86,7 +96,7 @@ def materialize(mix: Mix, store: TokenStore, val_fraction: float = 0.01) -> Sele
         pool = np.flatnonzero(~is_val)
         target = round(mix.weights[d] * budget)
         available = int(lens[pool].sum())
-        if available == 0 or target / available > mix.cap(d):
+        if available == 0 or target > mix.cap(d) * available + 1:  # +1: rounding
             msg = (f"domain {d!r} needs {target:,} tokens but has {available:,} for training "
                    f"({target / max(available, 1):.2f} epochs > cap {mix.cap(d):g}); raise "
                    "epoch_cap, lower the budget or the weight — the budget is never shrunk")

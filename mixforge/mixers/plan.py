@@ -8,14 +8,20 @@ from ..tokenize.store import TokenStore
 from .mix import Mix
 
 
-def plan_mix(mix: Mix, store: TokenStore) -> tuple[pl.DataFrame, list[str]]:
-    """(per-domain plan, warnings). A domain needing more epochs than its cap is a warning
-    here and an error when materializing: the budget is never shrunk silently."""
+def plan_mix(mix: Mix, store: TokenStore, val_fraction: float = 0.01
+             ) -> tuple[pl.DataFrame, list[str]]:
+    """(per-domain plan, warnings). Tokens available are those left for training once
+    ``val_fraction`` of each domain's documents is held out. A domain needing more epochs
+    than its cap is a warning here and an error when materializing: the budget is never
+    shrunk silently."""
+    from .materialize import train_tokens
+
     rows, warnings = [], []
+    available = train_tokens(store, val_fraction, mix.seed)
     budget = mix.budget_tokens or sum(store.info(d)["tokens"] for d in store.domains)
     for d in store.domains:
         w = mix.weights.get(d, 0.0)
-        avail = store.info(d)["tokens"]
+        avail = available[d]
         taken = round(w * budget)
         epochs = taken / avail if avail else (float("inf") if taken else 0.0)
         cap = mix.cap(d)

@@ -1,0 +1,96 @@
+"""`mixforge filter`: the quality filters and language ID as a thin click command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import yaml
+
+from ..config import click_options, from_dict, from_flags, to_dict
+from ..errors import ConfigError
+from ..executor import get_executor
+from ..progress import shard_bar, table
+from .filters import GROUPS, FilterConfig
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def load_config(path: Path | None, flags: dict, disable: tuple[str, ...],
+                languages: tuple[str, ...]) -> FilterConfig:
+    """A FilterConfig from a YAML file (its `filter:` section or the whole file) and flags."""
+    data: dict = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            msg = f"cannot read filter config {path}: {e}"
+            raise ConfigError(msg) from e
+        if not isinstance(raw, dict):
+            msg = f"{path}: expected a mapping of filter options"
+            raise ConfigError(msg)
+        data = raw.get("filter", raw)
+    cfg = from_dict(FilterConfig, data, where=str(path) if path else "filter")
+    defaults = to_dict(FilterConfig())
+    # flags override the file only where the user changed them from their defaults
+    changed = {k: v for k, v in flags.items() if k in defaults and
+               (list(v) if isinstance(v, tuple) else v) != defaults[k]}
+    if changed:
+        cfg = from_flags(FilterConfig, {**to_dict(cfg), **changed}, where="options")
+    for group in disable:
+        getattr(cfg, group).enabled = False
+    if languages:
+        cfg.language.languages = list(languages)
+    cfg.validate()
+    return cfg
+
+
+@click.command("filter", context_settings=CONTEXT)
+@click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
+              help="The run directory; writes RUN_DIR/filter.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: all cores).")
+@click.option("--executor", default="local", show_default=True,
+              help="Where shards run: local (a process pool on this machine).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True),
+              default=None, help="YAML with filter options (per group: gopher_quality, "
+              "gopher_repetition, c4, fineweb, length, language).")
+@click.option("--disable", type=click.Choice(GROUPS), multiple=True,
+              help="Switch a rule group off (repeatable).")
+@click.option("--language", "languages", multiple=True,
+              help="Keep only these languages (repeatable; default: en).")
+@click.option("--dry-run", is_flag=True, help="Only report what would be dropped; write nothing.")
+@click_options(FilterConfig)
+def filter_cmd(run_dir: Path, workers: int | None, executor: str, config_path: Path | None,
+               disable: tuple[str, ...], languages: tuple[str, ...], dry_run: bool,
+               **flags) -> None:
+    """Gopher quality + repetition, C4, FineWeb rules and language ID over RUN_DIR's documents.
+
+    Reads the latest of dedup_fuzzy, dedup_exact, ingest (or --input-stage); writes kept
+    documents to RUN_DIR/filter, scores to filter/scores/, drops with their reason and
+    scores to filter/rejects/, and samples per reason to filter/dropped_samples.parquet.
+    """
+    import polars as pl
+
+    from .filter_stage import dry_run as run_dry
+    from .filter_stage import plan_filter, run_filter
+
+    cfg = load_config(config_path, flags, disable, languages)
+    in_stage, tasks = plan_filter(cfg, run_dir)
+    enabled = [g for g in GROUPS if getattr(cfg, g).enabled]
+    click.echo(f"filter: {len(tasks)} shards of {in_stage}; rule groups: {', '.join(enabled)}")
+    ex = get_executor(executor, workers)
+    with shard_bar(len(tasks), "filter (dry run)" if dry_run else "filter") as tick:
+        if dry_run:
+            totals = run_dry(cfg, run_dir, ex, tick)
+        else:
+            totals = run_filter(cfg, run_dir, ex, tick).totals
+    reasons = sorted(((k[len("dropped_"):], v) for k, v in totals.items()
+                      if k.startswith("dropped_")), key=lambda kv: -kv[1])
+    n = max(totals.get("docs_in", 0), 1)
+    if reasons:
+        df = pl.DataFrame({"reason": [r for r, _ in reasons], "docs": [v for _, v in reasons],
+                           "share": [round(v / n, 4) for _, v in reasons]})
+        click.echo(table(df, "dropped per reason (first failing rule)"))
+    verb = "would keep" if dry_run else "kept"
+    click.echo(f"filter: {verb} {totals.get('kept', 0):,} of {totals.get('docs_in', 0):,} "
+               f"documents ({totals.get('rejected', 0):,} dropped)")
