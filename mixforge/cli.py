@@ -135,3 +135,6 @@ def demo(out: Path, max_mb: float, workers: int | None) -> None:
     from .demo import run_demo
 
     run_demo(out, max_mb, workers, echo=click.echo)
+
+
+main.add_command(__import__("mixforge.train_probe.cli", fromlist=["probe"]).probe)
