@@ -219,8 +219,32 @@ def read_results(path: Path) -> list[dict]:
     return rows
 
 
+def _repair(path: Path) -> None:
+    """Drop torn lines (an interrupted append) from a JSON-lines file, atomically."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    good = [line for line in lines if _is_json(line)]
+    if len(good) < len(lines) or (lines and not path.read_text().endswith("\n")):
+        log.warning("%s: dropped %d incomplete line(s) (an interrupted write); their "
+                    "probes run again", path, len(lines) - len(good))
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in good))
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
 def _append(path: Path, rows: list[dict]) -> None:
+    torn = path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
     with path.open("a") as f:
+        if torn:  # end an interrupted line so it stays one bad line, skipped on read
+            f.write("\n")
         f.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
         f.flush()
         os.fsync(f.fileno())
@@ -317,6 +341,8 @@ def run_sweep(cfg: SweepConfig, run_dir: str | Path, executor: Executor | None =
     write_json(out / "sweep.json", {"config": to_dict(cfg), "probes": len(plans),
                                     "store": str(store.path)})
     heldout = load_heldout(cfg, store, out)
+    _repair(out / RESULTS)
+    _repair(out / CURVES)
     done = {(r.get("probe"), r.get("key")) for r in read_results(out / RESULTS)}
     todo = [p for p in plans if (p.id, p.key) not in done]
     skipped = [p.id for p in plans if (p.id, p.key) in done]
