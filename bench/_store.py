@@ -43,7 +43,7 @@ def bench_store(mb: float = 3.0, root: str | Path | None = None) -> Path:
     for domain in sorted(set(table["domain"].to_pylist())):
         t = table.filter(pc.equal(table["domain"], domain))
         texts = t["text"].to_pylist()
-        enc = [e.ids + [eos] for e in tok.encode_batch(texts)]
+        enc = [[*e.ids, eos] for e in tok.encode_batch(texts)]
         write_shard(store, "shard-00000", domain,
                     np.fromiter((i for ids in enc for i in ids), dtype=np.uint16),
                     np.array([len(e) for e in enc]), t["id"], t["source"],

@@ -56,15 +56,19 @@ STAGE = "probes"
 RESULTS, CURVES, HELDOUT = "results.jsonl", "curves.jsonl", "heldout.json"
 
 
+_MIXES_HELP = ("Mix files (YAML/JSON) or folders of them, one probe set per mix; without "
+               "them, mixes are sampled (see --strategy).")
+_TARGETS_HELP = ("Named target sets, NAME=DOMAIN[:W],DOMAIN[:W] (e.g. "
+                 "code=python_code,python_docs); avg is always there.")
+
+
 @dataclass
 class SweepConfig:
     """Options of `mixforge probe sweep` (and the `probe` section of a pipeline config)."""
 
     store: str | None = opt(None, "The token store folder (default: <run>/tokenize).")
     out: str | None = opt(None, "The sweep folder (default: <run>/probes).")
-    mixes: list[str] = opt([], "Mix files (YAML/JSON) or folders of them, one probe set "
-                              "per mix; without them, mixes are sampled (see --strategy).",
-                           flag="--mix")
+    mixes: list[str] = opt([], _MIXES_HELP, flag="--mix")  # noqa: RUF009 (a default_factory)
     strategy: Literal["dirichlet"] = opt("dirichlet", "How to sample mixes when no mix "
                                          "file is given: a seeded Dirichlet (RegMix).")
     n_probes: int = opt(16, "How many mixes to sample (without --mix).")
@@ -77,9 +81,7 @@ class SweepConfig:
     k: int = opt(8, "Probes trained together as one batched model.")
     heldout_frac: float = opt(0.05, "Hold out about this fraction of each domain's tokens.")
     heldout_tokens: int = opt(16384, "...but at most this many held-out tokens per domain.")
-    targets: list[str] = opt([], "Named target sets, NAME=DOMAIN[:W],DOMAIN[:W] "
-                                 "(e.g. code=python_code,python_docs); avg is always there.",
-                             flag="--target")
+    targets: list[str] = opt([], _TARGETS_HELP, flag="--target")  # noqa: RUF009
     probe: ProbeConfig = field(default_factory=ProbeConfig,
                                metadata={"help": "The probe model's shape."})
     train: TrainConfig = field(default_factory=TrainConfig,

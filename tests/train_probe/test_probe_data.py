@@ -22,7 +22,7 @@ from mixforge.train_probe.data import (
 from mixforge.train_probe.train import train_probes
 
 sys.path.insert(0, str(Path(__file__).parent))
-from naive_train_probe import stream_of  # noqa: E402
+from naive_train_probe import stream_of
 
 
 def test_heldout_split_is_seeded_bounded_and_keyed_by_id(store, heldout):

@@ -15,7 +15,7 @@ from mixforge.train_probe.model import ProbeConfig, ProbeModel, clip_per_probe
 from mixforge.train_probe.train import eval_steps, lr_at, train_probes
 
 sys.path.insert(0, str(Path(__file__).parent))
-from naive_train_probe import PlainGPT  # noqa: E402
+from naive_train_probe import PlainGPT
 
 
 def natural(store) -> Mix:
