@@ -6,16 +6,17 @@ bias-free: RMSNorm without weights, rotary positions, QK-norm, ReLU² MLP, untie
 output embeddings, output projections zero-initialised.
 
 Why stacked: a probe of ~1M parameters is a handful of small matmuls per step, so one
-probe alone leaves a device mostly idle (per-op overhead dominates: ~80% of a step at
-depth 1 on this 2-core CPU). Every weight here carries a leading probe axis ``K`` and
-every matmul is a ``bmm`` over it, so K probes (different mixes, different seeds) train
-as one forward and one backward. The loss returned is one number per probe; the sum is
-backpropagated, so each probe's gradient is exactly the gradient of its own loss, and
-AdamW is elementwise, so each probe's trajectory is that of the same probe trained alone
-(tests/train_probe/test_probe_batched.py; bench/probes.py measures the gain).
+probe alone leaves a GPU mostly idle and, on a CPU, pays per-op overhead (Python,
+dispatch, a few hundred small kernels a step) that nothing amortizes. Every weight here
+carries a leading probe axis ``K`` and every matmul is a ``bmm`` over it, so K probes
+(different mixes, different seeds) train as one forward and one backward. The loss
+returned is one number per probe; the sum is backpropagated, so each probe's gradient is
+exactly the gradient of its own loss, and AdamW is elementwise, so each probe's
+trajectory is that of the same probe trained alone (tests/train_probe/
+test_probe_batched.py; bench/probes.py measures the gain).
 
 Sizes with vocab 1024 (``ProbeConfig(depth).n_params``): depth 1 -> 78k, depth 2 ->
-180k, depth 4 -> 1.05M, depth 6 -> 2.8M parameters.
+229k, depth 3 -> 528k, depth 4 -> 1.05M, depth 6 -> 3.0M parameters.
 """
 
 from __future__ import annotations
@@ -88,6 +89,50 @@ def _apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torc
     x1, x2 = x.chunk(2, dim=-1)
     cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+CE_CHUNK = 128  # rows of logits per chunk: K x 128 x V floats (4 MB at K=8, V=1024)
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """Per-probe mean cross-entropy of ``x @ w`` without materializing the logits.
+
+    For tiny probes the output layer and the softmax over the vocabulary are most of the
+    work (depth 1 at width 16: ~80% of the FLOPs at vocab 1024), and ``F.cross_entropy``
+    spends it badly on a CPU: full (N, V) logits, log-softmax and its gradient, a zero fill
+    and a scatter, each a pass over memory that no longer fits in cache once K probes are
+    stacked. Here the forward walks ``CE_CHUNK`` rows at a time: logits, softmax, loss, and
+    right away the gradients of ``x`` and ``w`` (as fused linear cross-entropy kernels do);
+    the backward only scales them. The chunk size does not depend on K, so a probe's sums
+    run in the same order alone or batched. Twice-differentiable it is not (not needed).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        k, n, _ = x.shape
+        loss = torch.zeros(k, dtype=torch.float64, device=x.device)
+        gx = torch.empty_like(x)
+        gw = torch.zeros_like(w)
+        wt = w.transpose(1, 2)
+        for r in range(0, n, CE_CHUNK):
+            xr, yr = x[:, r:r + CE_CHUNK], y[:, r:r + CE_CHUNK, None]
+            logits = torch.bmm(xr, w).float()
+            lse = torch.logsumexp(logits, -1, keepdim=True)
+            loss += (lse - logits.gather(-1, yr)).sum((1, 2))
+            p = logits.sub_(lse).exp_()  # softmax, in place
+            p.scatter_add_(-1, yr, torch.full(yr.shape, -1.0, device=p.device))
+            p.div_(n)
+            p = p.to(x.dtype)
+            gx[:, r:r + CE_CHUNK] = torch.bmm(p, wt)
+            gw.baddbmm_(xr.transpose(1, 2), p)
+        ctx.save_for_backward(gx, gw)
+        return (loss / n).float()
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        gx, gw = ctx.saved_tensors
+        g = g.view(-1, 1, 1)
+        return gx * g.to(gx.dtype), gw * g.to(gw.dtype), None
 
 
 class ProbeModel(nn.Module):
@@ -168,9 +213,12 @@ class ProbeModel(nn.Module):
             x = x + torch.bmm(y, self.proj[layer])
             hmid = F.relu(torch.bmm(_rms_norm(x), self.fc[layer])).square()
             x = x + torch.bmm(hmid, self.fc_out[layer])
-        logits = torch.bmm(_rms_norm(x), self.lm_head)  # (K, B*T, V)
+        x = _rms_norm(x)
         if targets is None:
-            return logits.view(k, b, t, v)
+            return torch.bmm(x, self.lm_head).view(k, b, t, v)
+        if not x.is_cuda:  # on CUDA, compile fuses the plain loss well enough
+            return _LinearCrossEntropy.apply(x, self.lm_head, targets.reshape(k, b * t))
+        logits = torch.bmm(x, self.lm_head)  # (K, B*T, V)
         loss = F.cross_entropy(logits.float().view(-1, v), targets.reshape(-1),
                                reduction="none")
         return loss.view(k, b * t).mean(1)

@@ -107,3 +107,23 @@ def test_schedule_and_eval_points(make_train):
     assert mults[-1] == pytest.approx(0.02) and all(np.diff(mults[50:]) < 0)
     assert eval_steps(10, 4) == [2, 5, 8, 10]
     assert eval_steps(2, 5) == [1, 2]
+
+
+def test_fused_linear_cross_entropy_equals_the_plain_loss():
+    """Chunked loss+gradient (N=300 spans three chunks, one partial) vs F.cross_entropy."""
+    from mixforge.train_probe.model import CE_CHUNK, _LinearCrossEntropy
+
+    g = torch.Generator().manual_seed(0)
+    k, n, d, v = 3, 2 * CE_CHUNK + 44, 16, 97
+    x = torch.randn(k, n, d, generator=g, requires_grad=True)
+    w = torch.randn(k, d, v, generator=g, requires_grad=True)
+    y = torch.randint(0, v, (k, n), generator=g)
+    scale = torch.tensor([1.0, -2.0, 0.5])
+    fused = _LinearCrossEntropy.apply(x, w, y)
+    plain = torch.nn.functional.cross_entropy(torch.bmm(x, w).view(-1, v), y.view(-1),
+                                              reduction="none").view(k, n).mean(1)
+    torch.testing.assert_close(fused, plain, rtol=1e-6, atol=1e-6)
+    gf = torch.autograd.grad((fused * scale).sum(), (x, w))
+    gp = torch.autograd.grad((plain * scale).sum(), (x, w))
+    for a, b in zip(gf, gp, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
