@@ -9,8 +9,9 @@ a document stays held out when the store is re-sharded; the split costs one hash
 document (~1 µs).
 
 Training sequences: probe k's batch is ``batch_size`` windows of ``seq_len + 1`` tokens.
-Each window's domain comes from a deterministic quota (the domain furthest below its
-share of the windows drawn so far), so a probe sees its mix's proportions exactly, not
+Each batch's windows per domain come from a deterministic quota (after the batch, every
+domain holds its share of all windows so far, rounded by largest remainder), so a probe
+sees its mix's proportions exactly, not
 up to multinomial noise (which is ±1.7 points for a 10% domain over 300 windows). The
 window starts at a uniform token position of the domain's training documents (laid
 end to end; documents end with EOS, so windows may cross document boundaries, as in
@@ -97,7 +98,17 @@ class DomainStream:
         mask = np.ones(dom.n_docs, dtype=bool)
         mask[heldout] = False
         self.train_docs = np.flatnonzero(mask)
-        self.cum = np.concatenate([[0], np.cumsum(dom.doc_lens[self.train_docs])])
+        lens = dom.doc_lens[self.train_docs]
+        self.cum = np.concatenate([[0], np.cumsum(lens)])
+        if self.n_tokens == 0:
+            msg = f"domain {dom.name!r} has no training tokens once its held-out docs are out"
+            raise ConfigError(msg)
+        # plain ndarray views of the memory maps (slicing a np.memmap costs ~10x more)
+        self._arrays = [a.view(np.ndarray) for a in dom.shard_arrays()]
+        shard, start, _ = dom._index
+        self._shard = shard[self.train_docs].tolist()
+        self._start = start[self.train_docs].tolist()
+        self._len = lens.tolist()
 
     @property
     def n_tokens(self) -> int:
@@ -110,13 +121,14 @@ class DomainStream:
         pos = start % self.n_tokens
         j = int(np.searchsorted(self.cum, pos, side="right")) - 1
         off = pos - int(self.cum[j])
+        n_docs = len(self._len)
         while filled < length:
-            doc = self.dom.doc(int(self.train_docs[j]))
-            take = min(len(doc) - off, length - filled)
-            out[filled:filled + take] = doc[off:off + take]
+            take = min(self._len[j] - off, length - filled)
+            begin = self._start[j] + off
+            out[filled:filled + take] = self._arrays[self._shard[j]][begin:begin + take]
             filled += take
             off = 0
-            j = (j + 1) % len(self.train_docs)
+            j = (j + 1) % n_docs
         return out
 
 
@@ -141,26 +153,34 @@ class MixSampler:
         self.weights = np.array([mix.weights[d] for d in self.domains])
         self.streams = [DomainStream(store.domain(d), heldout.docs[d]) for d in self.domains]
         self.batch_size, self.seq_len = batch_size, seq_len
+        self.n_tokens = np.array([st.n_tokens for st in self.streams], dtype=np.int64)
         self.rng = np.random.default_rng([int(seed), 0x9E3779B9])
         self.drawn = np.zeros(len(self.domains), dtype=np.int64)  # windows per domain
 
     def next_domains(self, n: int) -> np.ndarray:
-        out = np.empty(n, dtype=np.int64)
-        for i in range(n):
-            total = self.drawn.sum() + 1
-            j = int(np.argmax(self.weights * total - self.drawn))
-            self.drawn[j] += 1
-            out[i] = j
-        return out
+        """The domains of the next ``n`` windows: after them, every domain's count is its
+        share of all windows so far, rounded (largest remainder), so the mix holds
+        exactly at every batch boundary, not just on average."""
+        deficit = self.weights * (self.drawn.sum() + n) - self.drawn
+        counts = np.floor(np.maximum(deficit, 0)).astype(np.int64)
+        short = n - int(counts.sum())
+        if short < 0:  # an over-drawn domain (weights that do not sum to 1 exactly)
+            counts = np.bincount(np.argsort(-deficit, kind="stable")[:n] % len(counts),
+                                 minlength=len(counts))
+        elif short:
+            frac = np.where(deficit > 0, deficit - counts, -np.inf)
+            counts[np.argsort(-frac, kind="stable")[:short]] += 1
+        self.drawn += counts
+        return np.repeat(np.arange(len(counts)), counts)
 
     def next_batch(self) -> np.ndarray:
         """(batch_size, seq_len + 1) int64 tokens: inputs are [:, :-1], targets [:, 1:]."""
         length = self.seq_len + 1
         rows = np.empty((self.batch_size, length), dtype=np.int64)
-        for r, j in enumerate(self.next_domains(self.batch_size)):
-            stream = self.streams[j]
-            start = int(self.rng.integers(0, stream.n_tokens))
-            rows[r] = stream.window(start, length)
+        doms = self.next_domains(self.batch_size)
+        starts = self.rng.integers(0, self.n_tokens[doms])
+        for r, (j, start) in enumerate(zip(doms.tolist(), starts.tolist(), strict=True)):
+            rows[r] = self.streams[j].window(start, length)
         return rows
 
     def tokens_per_domain(self) -> dict[str, int]:
