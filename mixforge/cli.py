@@ -181,6 +181,7 @@ def _register() -> None:
     from .curate.cli import dedup
     from .curate.filter_cli import filter_cmd
     from .mixers.cli import export, mix
+    from .train_probe.cli import probe
     from .tokenize.cli import tokenize_cmd, tokenizer_group
 
     main.add_command(dedup)
@@ -189,6 +190,7 @@ def _register() -> None:
     main.add_command(tokenize_cmd)
     main.add_command(mix)
     main.add_command(export)
+    main.add_command(probe)
 
 
 _register()
