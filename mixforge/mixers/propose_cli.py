@@ -1,0 +1,87 @@
+"""`mixforge mix propose` and `mixforge probe fit`: probe-driven mixing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..progress import table
+from ..tokenize.store import TokenStore
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _store(run_dir: Path) -> TokenStore:
+    return TokenStore(run_dir / "tokenize")
+
+
+def _probe_results(run_dir: Path):
+    import polars as pl
+
+    path = run_dir / "probes" / "results.parquet"
+    if not path.exists():
+        from ..errors import ConfigError
+
+        msg = f"{path} does not exist: run `mixforge probe sweep -r {run_dir}` first"
+        raise ConfigError(msg)
+    return pl.read_parquet(path)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
+              help="A run with a token store and a probe sweep (RUN_DIR/probes).")
+@click.option("--strategy", type=click.Choice(["regmix"]), default="regmix",
+              show_default=True, help="regmix: fit a regressor on the probe results and "
+              "minimize its predicted held-out bpb.")
+@click.option("--regressor", type=click.Choice(["mixing_law", "linear"]),
+              default="mixing_law", show_default=True, help="The loss model of the mix.")
+@click.option("--target", default=None,
+              help="Minimize this domain's bpb (default: the mean over domains).")
+@click.option("--kl", type=float, default=0.05, show_default=True,
+              help="Pull toward the prior (tokens^0.5): KL weight in the objective.")
+@click.option("--budget", type=int, default=0,
+              help="Training tokens of the final run (default: every token once).")
+@click.option("--epoch-cap", type=float, default=4.0, show_default=True,
+              help="Most times any domain may be repeated at that budget.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Where to write the mix (default: RUN_DIR/mix/regmix.yaml).")
+def propose(run_dir: Path, strategy: str, regressor: str, target: str | None, kl: float,
+            budget: int, epoch_cap: float, seed: int, out: Path | None) -> None:
+    """Propose the mix that minimizes predicted held-out bpb, from a probe sweep."""
+    import polars as pl
+
+    from .materialize import train_tokens
+    from .propose import propose_mix
+
+    store = _store(run_dir)
+    tokens = train_tokens(store, seed=seed)
+    m, fit = propose_mix(_probe_results(run_dir), tokens, budget or sum(tokens.values()),
+                         epoch_cap, target, regressor, kl, seed)
+    total = sum(tokens.values())
+    df = pl.DataFrame([{"domain": d, "natural": round(tokens[d] / total, 4),
+                        "uniform": round(1 / len(tokens), 4),
+                        "regmix top-k": round(fit["regmix_top_k_weights"][d], 4),
+                        "proposed": round(w, 4)} for d, w in m.weights.items()])
+    click.echo(table(df, f"proposed mix ({regressor}, {fit['n_probes']} probes)"))
+    p = fit["predicted"]
+    click.echo(f"predicted {fit['target']} bpb: proposed {p['proposed']:.4f}, regmix top-k "
+               f"{p['regmix_top_k']:.4f}, natural {p['natural']:.4f}, uniform "
+               f"{p['uniform']:.4f}")
+    if fit["cv"]:
+        click.echo(f"fit (5-fold CV on held-out probes): Spearman {fit['cv']['spearman']:.3f}, "
+                   f"MAE {fit['cv']['mae']:.4f} bpb")
+    click.echo(f"mix: {m.save(out or run_dir / 'mix' / 'regmix.yaml')}")
+
+
+@click.command("fit", context_settings=CONTEXT)
+@click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
+              help="A run with a probe sweep (RUN_DIR/probes).")
+def probe_fit(run_dir: Path) -> None:
+    """How well probe results predict held-out bpb: regressors vs trivial predictors."""
+    from .fit import fit_table
+    from .materialize import train_tokens
+
+    df, _ = fit_table(_probe_results(run_dir), train_tokens(_store(run_dir)))
+    click.echo(table(df, "cross-validated fit on held-out probes (mean over domains)"))
