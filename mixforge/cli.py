@@ -181,8 +181,9 @@ def _register() -> None:
     from .curate.cli import dedup
     from .curate.filter_cli import filter_cmd
     from .mixers.cli import export, mix
-    from .train_probe.cli import probe
+    from .mixers.propose_cli import probe_fit, propose
     from .tokenize.cli import tokenize_cmd, tokenizer_group
+    from .train_probe.cli import probe
 
     main.add_command(dedup)
     main.add_command(filter_cmd)
@@ -191,6 +192,8 @@ def _register() -> None:
     main.add_command(mix)
     main.add_command(export)
     main.add_command(probe)
+    mix.add_command(propose)
+    probe.add_command(probe_fit)
 
 
 _register()
