@@ -148,6 +148,12 @@ class Materialized:
     append_eos: bool
     _index: dict[str, _DomainIndex] = field(default_factory=dict, repr=False)
 
+    @property
+    def eos_terminated(self) -> bool:
+        """Whether every document ends with ``eos_id`` as written (appended or stored)."""
+        return self.eos_id is not None and (self.append_eos or all(
+            self._index[d].ends_with(self.eos_id) for d in self.domains))
+
     def taken(self, split: str) -> dict[str, dict[str, int]]:
         """Per domain, documents and store tokens (EOS not appended) in ``split``."""
         sel = self.splits[split]

@@ -36,3 +36,32 @@ def random_docs(rng: np.random.Generator, n_docs: int, vocab: int, max_len: int 
             d = np.append(d, eos_id)
         out.append(d)
     return out
+
+
+def expected_docs(store_path: Path, mix, split: str, **kw) -> list[np.ndarray]:
+    """The documents an export of ``mix`` must hold, in order, straight from the store.
+
+    Recomputed with `materialize` and `TokenStore.doc` (not from the export's own files).
+    """
+    from mixforge.mixers.materialize import materialize
+    from mixforge.tokenize.store import TokenStore
+
+    store = TokenStore(store_path)
+    m = materialize(store, mix, **kw)
+    sel = m.splits[split]
+    out = []
+    for d, i in zip(sel.domain, sel.doc, strict=True):
+        doc = np.asarray(store.domain(m.domains[d]).doc(int(i)), np.int64)
+        out.append(np.append(doc, m.eos_id) if m.append_eos else doc)
+    return out
+
+
+def split_on(tokens: np.ndarray, eos: int) -> list[np.ndarray]:
+    """Cut a flat stream after every ``eos`` (a document per piece, eos kept)."""
+    ends = np.flatnonzero(tokens == eos) + 1
+    return [np.asarray(p, np.int64) for p in np.split(tokens, ends) if len(p)]
+
+
+def same_docs(got: list[np.ndarray], want: list[np.ndarray]) -> bool:
+    return len(got) == len(want) and all(np.array_equal(np.asarray(g, np.int64), w)
+                                         for g, w in zip(got, want, strict=True))
