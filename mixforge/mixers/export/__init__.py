@@ -147,8 +147,9 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
     fmt = FORMATS[cfg.format]
     m = materialize(store, mix, val_fraction=cfg.val_fraction, over_cap=cfg.over_cap,
                     append_eos=cfg.append_eos, eos_id=cfg.eos_id)
+    cfg_dict = to_dict(cfg) | {"out": None}  # where it is written does not change the bytes
     ctx = ExportContext(store.vocab_size, m.eos_id, m.eos_terminated, cfg.seq_len, cfg.shard_tokens,
-                        cfg.prefix, config_hash(mix.to_dict(), to_dict(cfg), store.meta),
+                        cfg.prefix, config_hash(mix.to_dict(), cfg_dict, store.meta),
                         store.meta.get("tokenizer", {}))
     fmt.check(ctx)
     splits = [s for s in ("train", "val") if len(m.splits[s]) or s == "train"]
@@ -160,11 +161,15 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
             chunks = m.chunks(split, writer.dtype, cfg.chunk_tokens)
             if cfg.seq_len:
                 chunks = pack(chunks, cfg.seq_len, counts)
-            for chunk in chunks:
-                writer.write(chunk)
-                if on_chunk:
-                    on_chunk(len(chunk.tokens))
-            results[split] = writer.close()
+            try:
+                for chunk in chunks:
+                    writer.write(chunk)
+                    if on_chunk:
+                        on_chunk(len(chunk.tokens))
+                results[split] = writer.close()
+            except BaseException:
+                writer.abort()
+                raise
             results[split].extra.update(counts)
             pq.write_table(_docs_table(m, split), _mkparent(tmp / ".mixforge" /
                                                             f"{split}-docs.parquet"),
@@ -173,7 +178,7 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
         if finish:
             finish(tmp, ctx, results)
         manifest = {
-            "format": cfg.format, "config": to_dict(cfg) | {"out": None},
+            "format": cfg.format, "config": cfg_dict,
             "store": {"path": str(store.path), "dtype": store.meta["dtype"],
                       "vocab_size": store.vocab_size, "tokenizer": store.meta.get("tokenizer")},
             "eos_id": m.eos_id, "eos_appended": m.append_eos, "fingerprint": ctx.fingerprint,

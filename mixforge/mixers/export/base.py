@@ -10,6 +10,7 @@ formats whose shard header must precede the data) plus a few bytes per document.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,14 @@ class SplitWriter:
 
     def close(self) -> SplitResult:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def abort(self) -> None:
+        """Release open files after a failure (the export's temp folder is then removed)."""
+        for name in ("f", "fi", "writer"):
+            handle = getattr(self, name, None)
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
 
 
 def rel(folder: Path, paths: list[Path]) -> list[str]:
