@@ -135,3 +135,9 @@ def demo(out: Path, max_mb: float, workers: int | None) -> None:
     from .demo import run_demo
 
     run_demo(out, max_mb, workers, echo=click.echo)
+
+
+from .mixers.cli import export_command, mix_group  # noqa: E402 - registered last, lazily heavy
+
+main.add_command(mix_group)
+main.add_command(export_command)

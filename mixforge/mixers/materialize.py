@@ -25,6 +25,7 @@ output dtype (64 MB at the default 16M int32 tokens).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,12 +38,12 @@ import pyarrow.parquet as pq
 from ..errors import ConfigError
 from ..tokenize.store import DomainTokens, TokenStore
 from ._kernels import gather_docs
+from .export_config import CHUNK_TOKENS
 from .mix import Mix
 from .plan import OverCap, Plan, plan_mix
 
 log = logging.getLogger(__name__)
 AppendEos = Literal["auto", "always", "never"]
-CHUNK_TOKENS = 1 << 24
 
 
 @dataclass
@@ -187,7 +188,7 @@ class Materialized:
                                side="right")
         bounds = [0, *sorted(set(int(c) for c in cuts if 0 < c < len(lens))), len(lens)]
         eos = self.eos_id if self.append_eos else None
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             dom, doc, ln = sel.domain[a:b], sel.doc[a:b], lens[a:b]
             pos = np.zeros(b - a, np.int64)
             np.cumsum(ln[:-1], out=pos[1:])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 
 def naive_gather(src, starts, lens, dst, dst_pos, eos=None) -> None:
     """One document at a time, in Python."""

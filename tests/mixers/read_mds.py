@@ -33,7 +33,8 @@ def main(out: str, dirs: list[str]) -> None:
         samples = [ds[j]["tokens"] for j in range(ds.num_samples)]
         # also the iterator a training loop uses: same samples, same order
         it = [s["tokens"] for s in ds]
-        assert len(it) == len(samples) and all(np.array_equal(a, b) for a, b in zip(it, samples))
+        assert len(it) == len(samples)
+        assert all(np.array_equal(a, b) for a, b in zip(it, samples, strict=True))
         arrays[f"tokens_{i}"] = np.concatenate(samples) if samples else np.zeros(0, np.int32)
         arrays[f"lens_{i}"] = np.array([len(s) for s in samples], np.int64)
         arrays[f"dtype_{i}"] = np.array(samples[0].dtype.name if samples else "")

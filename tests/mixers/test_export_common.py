@@ -70,7 +70,8 @@ def test_export_is_atomic_and_refuses_to_clobber(token_store, tmp_path, monkeypa
                                                  val_fraction=0.0))
 
     def crash(self):
-        raise OSError("disk full")
+        msg = "disk full"
+        raise OSError(msg)
 
     monkeypatch.setattr(megatron.Writer, "close", crash)
     with pytest.raises(OSError, match="disk full"):

@@ -110,7 +110,8 @@ def test_chunks_are_the_store_documents_in_order(token_store):
         docs = np.concatenate([c.doc for c in chunks])
         assert np.array_equal(doms, sel.domain) and np.array_equal(docs, sel.doc)
         flat = np.concatenate([c.tokens for c in chunks])
-        want = np.concatenate([store.domain(m.domains[d]).doc(i) for d, i in zip(doms, docs)])
+        want = np.concatenate([store.domain(m.domains[d]).doc(i)
+                               for d, i in zip(doms, docs, strict=True)])
         assert flat.dtype == np.int32 and np.array_equal(flat, want)
         assert len(flat) == m.n_tokens(split)
         # packing: rows of 128 are the same stream, cut; the tail is counted
