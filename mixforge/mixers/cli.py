@@ -102,8 +102,9 @@ def plan_command(store: Path | None, run_dir: Path | None, mix_file: Path | None
     plan = plan_mix(mix, ts.meta["domains"], val_fraction=val_fraction,
                     over_cap=over_cap)  # type: ignore[arg-type]
     strat = mix.provenance.get("strategy", "given")
-    click.echo(table(plan.table(), f"plan: {strat} mix of {mix.budget_tokens:,} tokens, "
-                                   f"seed {mix.seed}, from {path}"))
+    with pl.Config(tbl_width_chars=160):
+        click.echo(table(plan.table(), f"plan: {strat} mix of {mix.budget_tokens:,} tokens, "
+                                       f"seed {mix.seed}, from {path}"))
     for w in plan.warnings:
         click.echo(f"warning: {w}", err=True)
     if plan.shortfall:
@@ -163,7 +164,5 @@ def export_command(store: Path | None, run_dir: Path | None, mix_file: Path,
     rows = [{"split": s, "docs": r.docs, "tokens": r.tokens, "files": len(r.files)}
             for s, r in rep.splits.items()]
     click.echo(table(pl.DataFrame(rows), f"{cfg.format} export written to {rep.out}"))
-    for w in rep.manifest["plan"]["warnings"]:
-        click.echo(f"warning: {w}", err=True)
     click.echo(f"{mb:,.1f} MB in {secs:.1f} s ({mb / max(secs, 1e-9):,.0f} MB/s); "
                f"manifest: {rep.out / 'mixforge-export.json'}")

@@ -237,6 +237,10 @@ def materialize(store: TokenStore | str | Path, mix: Mix, *, val_fraction: float
     store = store if isinstance(store, TokenStore) else TokenStore(store)
     plan = plan_mix(mix, store.meta["domains"], val_fraction=val_fraction, over_cap=over_cap)
     plan.check()
+    for w in plan.warnings:
+        log.warning("mix over cap (over_cap=%s): %s", over_cap, w)
+    if plan.shortfall:
+        log.warning("over_cap=shrink: the budget shrinks by %s tokens", f"{plan.shortfall:,}")
     eos_id = eos_id if eos_id is not None else store.meta.get("eos_id")
     domains = [r.domain for r in plan.rows if r.train or r.val]
     index = {d: _DomainIndex.of(store.domain(d)) for d in domains}

@@ -14,7 +14,6 @@ export manifest). Nothing is shrunk silently.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -25,7 +24,6 @@ import polars as pl
 from ..errors import ConfigError
 from .mix import Mix
 
-log = logging.getLogger(__name__)
 OverCap = Literal["error", "exceed", "shrink"]
 
 
@@ -72,18 +70,25 @@ class Plan:
         return next(r for r in self.rows if r.domain == domain)
 
     def table(self) -> pl.DataFrame:
-        """The plan as a frame, one row per domain plus a TOTAL row."""
+        """The plan as a frame, one row per domain plus a TOTAL row.
+
+        ``available`` and ``taken`` are tokens (taken = train + val); ``epochs`` is train
+        tokens over the tokens left after validation.
+        """
         df = pl.DataFrame([{
             "domain": r.domain, "weight": round(r.weight, 4), "docs": r.docs,
-            "tokens_available": r.available, "tokens_taken": r.train + r.val,
+            "available": r.available, "taken": r.train + r.val,
             "train": r.train, "val": r.val, "epochs": round(r.epochs, 3),
             "cap": r.cap, "over_cap": r.over_cap} for r in self.rows])
         total = {"domain": "TOTAL", "weight": round(sum(r.weight for r in self.rows), 4),
                  "docs": sum(r.docs for r in self.rows),
-                 "tokens_available": sum(r.available for r in self.rows),
-                 "tokens_taken": self.train_tokens + self.val_tokens,
+                 "available": sum(r.available for r in self.rows),
+                 "taken": self.train_tokens + self.val_tokens,
                  "train": self.train_tokens, "val": self.val_tokens,
-                 "epochs": None, "cap": None, "over_cap": any(r.over_cap for r in self.rows)}
+                 "epochs": round(self.train_tokens / max(1, sum(r.available - r.val
+                                                              for r in self.rows)), 3),
+                 "cap": max(r.cap for r in self.rows),
+                 "over_cap": any(r.over_cap for r in self.rows)}
         return pl.concat([df, pl.DataFrame([total], schema=df.schema)])
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +132,9 @@ def plan_mix(mix: Mix, available: Mapping[str, Mapping[str, int]], *,
              val_fraction: float = 0.0, over_cap: OverCap = "error") -> Plan:
     """Resolve ``mix`` against per-domain counts ``{domain: {"tokens": n, "docs": m}}``.
 
+    Domains over their cap are listed in ``Plan.warnings`` (data, not log lines: the CLI
+    prints them; `materialize` logs them when it goes ahead under exceed or shrink).
+
     ``available`` is a token store's ``store.json`` domains (``TokenStore.meta["domains"]``).
     Domains of the store missing from the mix get weight 0; a mix domain missing from the
     store is a ConfigError.
@@ -166,9 +174,4 @@ def plan_mix(mix: Mix, available: Mapping[str, Mapping[str, int]], *,
                 train = math.floor(cap * pool) if math.isfinite(cap) else train
         rows.append(DomainPlan(d, weights[d], docs, n, target, val, train,
                                train / pool if pool else epochs, cap, over))
-    plan = Plan(mix, rows, val_fraction, over_cap, warnings)
-    for w in warnings:
-        log.warning("mix over cap: %s", w)
-    if plan.shortfall:
-        log.warning("over_cap=shrink: the budget shrinks by %s tokens", f"{plan.shortfall:,}")
-    return plan
+    return Plan(mix, rows, val_fraction, over_cap, warnings)

@@ -152,3 +152,20 @@ def test_eos_policies(big_vocab_store):
     assert never.n_tokens("train") == m.n_tokens("train") - len(m.splits["train"])
     with pytest.raises(ConfigError, match="append_eos"):
         materialize(big_vocab_store, Mix(tokens, budget_tokens=10), append_eos="sometimes")
+
+
+def test_over_cap_policies_on_real_data(token_store, caplog):
+    tokens = store_tokens(token_store)
+    mix = Mix(tokens, budget_tokens=int(sum(tokens.values()) * 1.5), epoch_cap=1.2, seed=1)
+    with pytest.raises(ConfigError, match="beyond their epoch cap"):
+        materialize(token_store, mix)
+    with caplog.at_level("WARNING"):
+        ex = materialize(token_store, mix, over_cap="exceed")
+    assert "over_cap=exceed" in caplog.text
+    sh = materialize(token_store, mix, over_cap="shrink")
+    assert "shrinks by" in caplog.text
+    for d in ex.domains:
+        n = tokens[d]
+        assert ex.taken("train")[d]["tokens"] > 1.2 * n          # repeated past the cap
+        assert sh.taken("train")[d]["tokens"] <= 1.2 * n         # held at the cap
+    assert sh.plan.shortfall > 0 and ex.plan.shortfall == 0

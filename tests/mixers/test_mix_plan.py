@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from mixforge.errors import ConfigError
@@ -32,17 +30,15 @@ def test_plan_rows_and_epochs():
     assert plan.train_tokens + plan.val_tokens == 800 and plan.shortfall == 0
     df = plan.table()
     assert df["domain"].to_list() == ["a", "b", "c", "TOTAL"]
-    assert df.filter(df["domain"] == "TOTAL")["tokens_taken"].item() == 800
+    assert df.filter(df["domain"] == "TOTAL")["taken"].item() == 800
     plan.check()
 
 
-def test_over_cap_warns_and_never_shrinks_silently(caplog):
+def test_over_cap_warns_and_never_shrinks_silently():
     mix = Mix({"a": 0.5, "b": 0.5}, budget_tokens=1000, epoch_cap=2.0)
-    with caplog.at_level(logging.WARNING):
-        plan = plan_mix(mix, AVAIL)
+    plan = plan_mix(mix, AVAIL)
     assert plan.row("b").over_cap and not plan.row("a").over_cap
     assert "b: 500 training tokens are 5.00 epochs" in plan.warnings[0]
-    assert "over its cap" in caplog.text
     assert plan.train_tokens == 1000          # the budget is untouched
     with pytest.raises(ConfigError, match="beyond their epoch cap"):
         plan.check()
