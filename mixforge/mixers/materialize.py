@@ -177,8 +177,13 @@ class Materialized:
         return int(self.doc_lens(split).sum())
 
     def chunks(self, split: str, dtype: np.dtype | type = np.int32,
-               chunk_tokens: int = CHUNK_TOKENS) -> Iterator[Chunk]:
-        """Stream ``split`` as chunks of whole documents, about ``chunk_tokens`` each."""
+               chunk_tokens: int = CHUNK_TOKENS, reuse: bool = False) -> Iterator[Chunk]:
+        """Stream ``split`` as chunks of whole documents, about ``chunk_tokens`` each.
+
+        ``reuse=True`` gathers every chunk into one buffer (no page faults on a fresh
+        allocation per chunk; ~20% faster): a chunk is then valid only until the next one
+        is asked for, which is how the writers consume them.
+        """
         sel, dtype = self.splits[split], np.dtype(dtype)
         lens = self.doc_lens(split)
         if not len(lens):
@@ -188,11 +193,15 @@ class Materialized:
                                side="right")
         bounds = [0, *sorted(set(int(c) for c in cuts if 0 < c < len(lens))), len(lens)]
         eos = self.eos_id if self.append_eos else None
+        buf: np.ndarray | None = None
         for a, b in itertools.pairwise(bounds):
             dom, doc, ln = sel.domain[a:b], sel.doc[a:b], lens[a:b]
             pos = np.zeros(b - a, np.int64)
             np.cumsum(ln[:-1], out=pos[1:])
-            out = np.empty(int(ln.sum()), dtype)
+            size = int(ln.sum())
+            if not reuse or buf is None or len(buf) < size:
+                buf = np.empty(size, dtype)
+            out = buf[:size]
             for di in np.unique(dom):
                 idx = self._index[self.domains[di]]
                 m = dom == di

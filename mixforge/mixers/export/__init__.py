@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ...config import config_hash, to_dict
@@ -87,17 +88,16 @@ def atomic_dir(out: Path, overwrite: bool) -> Iterator[Path]:
 
 
 def _docs_table(m: Materialized, split: str) -> pa.Table:
+    """The written documents in order: domain, index in the domain, store id, tokens."""
     sel = m.splits[split]
     names = pa.array(m.domains, pa.string())
-    ids = np.empty(len(sel), object)
-    for di, d in enumerate(m.domains):
-        mask = sel.domain == di
-        if mask.any():
-            col = m.store.domain(d).docs["id"].to_numpy(zero_copy_only=False)
-            ids[mask] = col[sel.doc[mask]]
+    cols = [m.store.domain(d).docs["id"] for d in m.domains]
+    first = np.cumsum([0] + [len(c) for c in cols[:-1]]).astype(np.int64)
+    all_ids = pa.chunked_array([c for col in cols for c in col.chunks], pa.string())
+    ids = pc.take(all_ids, pa.array(first[sel.domain] + sel.doc))
     return pa.table({
         "domain": pa.DictionaryArray.from_arrays(pa.array(sel.domain, pa.int32()), names),
-        "doc": pa.array(sel.doc, pa.int64()), "id": pa.array(ids, pa.string()),
+        "doc": pa.array(sel.doc, pa.int64()), "id": ids,
         "n_tokens": pa.array(m.doc_lens(split), pa.int64())})
 
 
@@ -123,7 +123,7 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
         for split in splits:
             writer = fmt.open_split(tmp, split, ctx)
             counts: dict[str, int] = {}
-            chunks = m.chunks(split, writer.dtype, cfg.chunk_tokens)
+            chunks = m.chunks(split, writer.dtype, cfg.chunk_tokens, reuse=True)
             if cfg.seq_len:
                 chunks = pack(chunks, cfg.seq_len, counts)
             try:

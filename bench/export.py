@@ -1,0 +1,117 @@
+"""Export throughput: MB/s written per format vs a plain `cp` of the same bytes.
+
+Builds a synthetic token store (uint16, documents of 20-2,000 tokens, each ending with
+EOS), then in ONE process run: `cp` of the store's token files (the floor: what the disk
+and page cache give a byte copy), and an export of a natural mix of (nearly) the whole
+store in each format — documents sampled, globally shuffled and gathered from the memory
+maps. Every timing includes fsync of the files written, so both sides pay for the disk.
+The Numba kernels are compiled on a tiny export first (not timed).
+
+    PYTHONPATH=$PWD python bench/export.py --tokens 100M --work /tmp/mixforge-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mixforge.mixers.cli import parse_tokens
+from mixforge.mixers.export import ExportConfig, export
+from mixforge.mixers.strategies import natural, store_tokens
+from mixforge.tokenize.store import finalize_store, write_shard
+
+EOS = 50_256
+VOCAB = 50_257
+
+
+def make_store(out: Path, tokens: int, domains: int = 4, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    per_shard = 25_000_000
+    for d in range(domains):
+        left, shard = tokens // domains, 0
+        while left > 0:
+            n = min(left, per_shard)
+            lens = rng.integers(20, 2_000, n // 1_000 + 10)
+            lens = lens[: int(np.searchsorted(np.cumsum(lens), n)) + 1]
+            lens[-1] -= int(lens.sum()) - n
+            lens = lens[lens > 0]
+            toks = rng.integers(0, EOS, int(lens.sum()), dtype=np.uint16)
+            toks[np.cumsum(lens) - 1] = EOS
+            ids = [f"d{d}-{shard}-{i}" for i in range(len(lens))]
+            write_shard(out, f"shard-{shard:05d}", f"domain{d}", toks, lens, ids, ids, lens * 4)
+            left -= n
+            shard += 1
+    finalize_store(out, VOCAB, {"kind": "synthetic", "vocab_size": VOCAB}, {"eos_id": EOS})
+    return out
+
+
+def fsync_tree(folder: Path) -> int:
+    total = 0
+    for p in folder.rglob("*"):
+        if p.is_file():
+            fd = os.open(p, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+            total += p.stat().st_size
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tokens", default="100M", help="Store size in tokens (100M = 200 MB).")
+    ap.add_argument("--work", default=None, help="Scratch folder (default: a temp folder).")
+    ap.add_argument("--formats", default="nanogpt,llmc,megatron,datatrove,mds,hf-disk,"
+                    "hf-parquet", help="Comma-separated formats to time.")
+    args = ap.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="mixforge-bench-"))
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        t0 = time.perf_counter()
+        store = make_store(work / "store", parse_tokens(args.tokens))
+        print(f"store: {parse_tokens(args.tokens):,} tokens in "
+              f"{time.perf_counter() - t0:.1f} s at {store}")
+        tokens = store_tokens(store)
+        tiny = natural(tokens, 10_000, seed=0)
+        for fmt in args.formats.split(","):  # compile the kernels, warm imports
+            export(store, tiny, ExportConfig(format=fmt, out=work / "warm", overwrite=True))
+        bins = sorted(store.rglob("*.bin"))
+        start = time.perf_counter()
+        for folder in sorted({b.parent for b in bins}):
+            dst = work / "cp" / folder.name
+            dst.mkdir(parents=True)
+            subprocess.run(["cp", *(str(b) for b in bins if b.parent == folder), str(dst)],
+                           check=True)
+        cp_bytes = fsync_tree(work / "cp")
+        cp_s = time.perf_counter() - start
+        cp_mbs = cp_bytes / 1e6 / cp_s
+        shutil.rmtree(work / "cp")
+        print(f"{'cp':<11} {cp_bytes / 1e6:9.1f} MB {cp_s:7.2f} s {cp_mbs:8.0f} MB/s   1.00")
+        mix = natural(tokens, int(sum(tokens.values()) * 0.99), seed=1)
+        for fmt in args.formats.split(","):
+            out = work / fmt
+            start = time.perf_counter()
+            export(store, mix, ExportConfig(format=fmt, out=out, val_fraction=0.005))
+            nbytes = fsync_tree(out)
+            secs = time.perf_counter() - start
+            mbs = nbytes / 1e6 / secs
+            print(f"{fmt:<11} {nbytes / 1e6:9.1f} MB {secs:7.2f} s {mbs:8.0f} MB/s "
+                  f"{mbs / cp_mbs:6.2f}")
+            shutil.rmtree(out)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        store_mb = sum(b.stat().st_size for b in bins) / 1e6
+        print(f"peak RSS of this process: {rss:,.0f} MB (store {store_mb:,.0f} MB)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
