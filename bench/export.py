@@ -1,5 +1,9 @@
 """Export throughput: MB/s written per format vs a plain `cp` of the same bytes.
 
+Also two reference lines: ``(gather)``, sampling and gathering the documents into memory
+without writing, and ``(write)``, writing the store's bytes from memory in one call (the
+floor of any writer, without cp's in-kernel copy).
+
 Builds a synthetic token store (uint16, documents of 20-2,000 tokens, each ending with
 EOS), then in ONE process run: `cp` of the store's token files (the floor: what the disk
 and page cache give a byte copy), and an export of a natural mix of (nearly) the whole
@@ -25,6 +29,7 @@ import numpy as np
 
 from mixforge.mixers.cli import parse_tokens
 from mixforge.mixers.export import ExportConfig, export
+from mixforge.mixers.materialize import materialize
 from mixforge.mixers.strategies import natural, store_tokens
 from mixforge.tokenize.store import finalize_store, write_shard
 
@@ -67,6 +72,7 @@ def fsync_tree(folder: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", default="100M", help="Store size in tokens (100M = 200 MB).")
+    ap.add_argument("--repeat", type=int, default=3, help="Runs per line (median shown).")
     ap.add_argument("--work", default=None, help="Scratch folder (default: a temp folder).")
     ap.add_argument("--formats", default="nanogpt,llmc,megatron,datatrove,mds,hf-disk,"
                     "hf-parquet", help="Comma-separated formats to time.")
@@ -84,28 +90,57 @@ def main() -> None:
         for fmt in args.formats.split(","):  # compile the kernels, warm imports
             export(store, tiny, ExportConfig(format=fmt, out=work / "warm", overwrite=True))
         bins = sorted(store.rglob("*.bin"))
-        start = time.perf_counter()
-        for folder in sorted({b.parent for b in bins}):
-            dst = work / "cp" / folder.name
-            dst.mkdir(parents=True)
-            subprocess.run(["cp", *(str(b) for b in bins if b.parent == folder), str(dst)],
-                           check=True)
-        cp_bytes = fsync_tree(work / "cp")
-        cp_s = time.perf_counter() - start
+
+        def copy() -> int:
+            for folder in sorted({b.parent for b in bins}):
+                dst = work / "cp" / folder.name
+                dst.mkdir(parents=True)
+                subprocess.run(["cp", *(str(b) for b in bins if b.parent == folder), str(dst)],
+                               check=True)
+            return fsync_tree(work / "cp")
+
+        def timed(fn) -> tuple[int, float]:
+            """Median of --repeat runs (bytes, seconds); the output is removed after each."""
+            runs = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                nbytes = fn()
+                runs.append((time.perf_counter() - start, nbytes))
+                shutil.rmtree(work / "out", ignore_errors=True)
+                shutil.rmtree(work / "cp", ignore_errors=True)
+            secs, nbytes = sorted(runs)[len(runs) // 2]
+            return nbytes, secs
+
+        cp_bytes, cp_s = timed(copy)
         cp_mbs = cp_bytes / 1e6 / cp_s
-        shutil.rmtree(work / "cp")
+        print(f"{'format':<11} {'written':>12} {'seconds':>9} {'MB/s':>10} {'vs cp':>6}")
         print(f"{'cp':<11} {cp_bytes / 1e6:9.1f} MB {cp_s:7.2f} s {cp_mbs:8.0f} MB/s   1.00")
         mix = natural(tokens, int(sum(tokens.values()) * 0.99), seed=1)
+        m = materialize(store, mix, val_fraction=0.005)
+
+        def gather() -> int:  # the sampling + gathering alone, no writing
+            return sum(c.tokens.nbytes for c in m.chunks("train", np.uint16, reuse=True))
+
+        nbytes, secs = timed(gather)
+        print(f"{'(gather)':<11} {nbytes / 1e6:9.1f} MB {secs:7.2f} s "
+              f"{nbytes / 1e6 / secs:8.0f} MB/s {nbytes / 1e6 / secs / cp_mbs:6.2f}")
+        flat = np.concatenate([np.fromfile(b, np.uint16) for b in bins])
+
+        def write() -> int:  # the same bytes from memory, one write call: a writer's floor
+            (work / "out").mkdir()
+            flat.tofile(work / "out" / "flat.bin")
+            return fsync_tree(work / "out")
+
+        nbytes, secs = timed(write)
+        print(f"{'(write)':<11} {nbytes / 1e6:9.1f} MB {secs:7.2f} s "
+              f"{nbytes / 1e6 / secs:8.0f} MB/s {nbytes / 1e6 / secs / cp_mbs:6.2f}")
         for fmt in args.formats.split(","):
-            out = work / fmt
-            start = time.perf_counter()
-            export(store, mix, ExportConfig(format=fmt, out=out, val_fraction=0.005))
-            nbytes = fsync_tree(out)
-            secs = time.perf_counter() - start
+            cfg = ExportConfig(format=fmt, out=work / "out", val_fraction=0.005)
+            nbytes, secs = timed(lambda cfg=cfg: (export(store, mix, cfg),
+                                                  fsync_tree(cfg.out))[1])
             mbs = nbytes / 1e6 / secs
             print(f"{fmt:<11} {nbytes / 1e6:9.1f} MB {secs:7.2f} s {mbs:8.0f} MB/s "
                   f"{mbs / cp_mbs:6.2f}")
-            shutil.rmtree(out)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store_mb = sum(b.stat().st_size for b in bins) / 1e6
         print(f"peak RSS of this process: {rss:,.0f} MB (store {store_mb:,.0f} MB)")

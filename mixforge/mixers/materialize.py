@@ -180,9 +180,11 @@ class Materialized:
                chunk_tokens: int = CHUNK_TOKENS, reuse: bool = False) -> Iterator[Chunk]:
         """Stream ``split`` as chunks of whole documents, about ``chunk_tokens`` each.
 
-        ``reuse=True`` gathers every chunk into one buffer (no page faults on a fresh
-        allocation per chunk; ~20% faster): a chunk is then valid only until the next one
-        is asked for, which is how the writers consume them.
+        ``reuse=True`` gathers every chunk into one buffer: no page faults on a fresh
+        allocation per chunk (gathering 100 MB into a fresh buffer ran at 690 MB/s, into a
+        reused one at 1,400 MB/s). A chunk is then valid only until the next one is asked
+        for, which is how the writers consume them. (Gathering the next chunk in a thread
+        while the last one is written was tried: no gain measurable on the shared 2 cores.)
         """
         sel, dtype = self.splits[split], np.dtype(dtype)
         lens = self.doc_lens(split)
