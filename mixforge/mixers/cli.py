@@ -166,3 +166,7 @@ def export_command(store: Path | None, run_dir: Path | None, mix_file: Path,
     click.echo(table(pl.DataFrame(rows), f"{cfg.format} export written to {rep.out}"))
     click.echo(f"{mb:,.1f} MB in {secs:.1f} s ({mb / max(secs, 1e-9):,.0f} MB/s); "
                f"manifest: {rep.out / 'mixforge-export.json'}")
+
+
+mix = mix_group          # the names main's `_register` imports
+export = export_command
