@@ -63,8 +63,7 @@ def _mds_samples(tok_bytes, lens, itemsize, out, pos):  # pragma: no cover - jit
         for k in range(width):
             out[p + 5 + k] = (n >> (8 * k)) & 255
         q = p + 5 + width
-        for k in range(nb):
-            out[q + k] = tok_bytes[src + k]
+        out[q:q + nb] = tok_bytes[src:src + nb]  # a slice copy: memcpy speed, not a byte loop
         src += nb
 
 
