@@ -9,6 +9,8 @@ EOS), then in ONE process run: `cp` of the store's token files (the floor: what 
 and page cache give a byte copy), and an export of a natural mix of (nearly) the whole
 store in each format — documents sampled, globally shuffled and gathered from the memory
 maps. Every timing includes fsync of the files written, so both sides pay for the disk.
+Each line is ``--repeat`` rounds of (cp, that line), and its ratio the median of the
+per-round ratios: on the shared machine disk speed drifts several-fold within seconds.
 The Numba kernels are compiled on a tiny export first (not timed).
 
     PYTHONPATH=$PWD python bench/export.py --tokens 100M --work /tmp/mixforge-bench
@@ -58,6 +60,10 @@ def make_store(out: Path, tokens: int, domains: int = 4, seed: int = 0) -> Path:
     return out
 
 
+def median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
 def fsync_tree(folder: Path) -> int:
     total = 0
     for p in folder.rglob("*"):
@@ -72,7 +78,7 @@ def fsync_tree(folder: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", default="100M", help="Store size in tokens (100M = 200 MB).")
-    ap.add_argument("--repeat", type=int, default=3, help="Runs per line (median shown).")
+    ap.add_argument("--repeat", type=int, default=5, help="Rounds per line (medians shown).")
     ap.add_argument("--work", default=None, help="Scratch folder (default: a temp folder).")
     ap.add_argument("--formats", default="nanogpt,llmc,megatron,datatrove,mds,hf-disk,"
                     "hf-parquet", help="Comma-separated formats to time.")
@@ -83,6 +89,7 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         store = make_store(work / "store", parse_tokens(args.tokens))
+        fsync_tree(store)  # no writeback of the store during the timings
         print(f"store: {parse_tokens(args.tokens):,} tokens in "
               f"{time.perf_counter() - t0:.1f} s at {store}")
         tokens = store_tokens(store)
@@ -99,31 +106,35 @@ def main() -> None:
                                check=True)
             return fsync_tree(work / "cp")
 
-        def timed(fn) -> tuple[int, float]:
-            """Median of --repeat runs (bytes, seconds); the output is removed after each."""
-            runs = []
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                nbytes = fn()
-                runs.append((time.perf_counter() - start, nbytes))
-                shutil.rmtree(work / "out", ignore_errors=True)
-                shutil.rmtree(work / "cp", ignore_errors=True)
-            secs, nbytes = sorted(runs)[len(runs) // 2]
+        def once(fn) -> tuple[int, float]:
+            start = time.perf_counter()
+            nbytes = fn()
+            secs = time.perf_counter() - start
+            shutil.rmtree(work / "out", ignore_errors=True)
+            shutil.rmtree(work / "cp", ignore_errors=True)
             return nbytes, secs
 
-        cp_bytes, cp_s = timed(copy)
-        cp_mbs = cp_bytes / 1e6 / cp_s
-        print(f"{'format':<11} {'written':>12} {'seconds':>9} {'MB/s':>10} {'vs cp':>6}")
-        print(f"{'cp':<11} {cp_bytes / 1e6:9.1f} MB {cp_s:7.2f} s {cp_mbs:8.0f} MB/s   1.00")
+        def line(name: str, fn) -> None:
+            """--repeat rounds of (cp, fn): this machine's disk speed drifts several-fold
+            within seconds, so each run is compared with a cp right beside it."""
+            rates, ratios, nbytes = [], [], 0
+            for _ in range(args.repeat):
+                cb, cs = once(copy)
+                nbytes, secs = once(fn)
+                rates.append(nbytes / 1e6 / secs)
+                ratios.append(rates[-1] / (cb / 1e6 / cs))
+                cp_rates.append(cb / 1e6 / cs)
+            print(f"{name:<11} {nbytes / 1e6:9.1f} MB {median(rates):8.0f} MB/s "
+                  f"{median(ratios):6.2f}   [{min(ratios):.2f}-{max(ratios):.2f}]")
+
+        cp_rates: list[float] = []
+        print(f"{'format':<11} {'written':>12} {'MB/s':>13} {'vs cp':>6}   [range]")
         mix = natural(tokens, int(sum(tokens.values()) * 0.99), seed=1)
         m = materialize(store, mix, val_fraction=0.005)
 
         def gather() -> int:  # the sampling + gathering alone, no writing
             return sum(c.tokens.nbytes for c in m.chunks("train", np.uint16, reuse=True))
 
-        nbytes, secs = timed(gather)
-        print(f"{'(gather)':<11} {nbytes / 1e6:9.1f} MB {secs:7.2f} s "
-              f"{nbytes / 1e6 / secs:8.0f} MB/s {nbytes / 1e6 / secs / cp_mbs:6.2f}")
         flat = np.concatenate([np.fromfile(b, np.uint16) for b in bins])
 
         def write() -> int:  # the same bytes from memory, one write call: a writer's floor
@@ -131,16 +142,13 @@ def main() -> None:
             flat.tofile(work / "out" / "flat.bin")
             return fsync_tree(work / "out")
 
-        nbytes, secs = timed(write)
-        print(f"{'(write)':<11} {nbytes / 1e6:9.1f} MB {secs:7.2f} s "
-              f"{nbytes / 1e6 / secs:8.0f} MB/s {nbytes / 1e6 / secs / cp_mbs:6.2f}")
+        line("(gather)", gather)
+        line("(write)", write)
         for fmt in args.formats.split(","):
             cfg = ExportConfig(format=fmt, out=work / "out", val_fraction=0.005)
-            nbytes, secs = timed(lambda cfg=cfg: (export(store, mix, cfg),
-                                                  fsync_tree(cfg.out))[1])
-            mbs = nbytes / 1e6 / secs
-            print(f"{fmt:<11} {nbytes / 1e6:9.1f} MB {secs:7.2f} s {mbs:8.0f} MB/s "
-                  f"{mbs / cp_mbs:6.2f}")
+            line(fmt, lambda cfg=cfg: (export(store, mix, cfg), fsync_tree(cfg.out))[1])
+        print(f"cp itself: median {median(cp_rates):.0f} MB/s, "
+              f"range {min(cp_rates):.0f}-{max(cp_rates):.0f} MB/s over {len(cp_rates)} runs")
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store_mb = sum(b.stat().st_size for b in bins) / 1e6
         print(f"peak RSS of this process: {rss:,.0f} MB (store {store_mb:,.0f} MB)")

@@ -120,13 +120,14 @@ class _DomainIndex:
     starts: np.ndarray
     shard_of: np.ndarray
     arrays: list[np.ndarray]
+    tokens: DomainTokens  # its ``docs`` table is read once and cached
 
     @classmethod
     def of(cls, dt: DomainTokens) -> _DomainIndex:
         sizes = [pq.read_metadata(dt.folder / f"{s}.docs.parquet").num_rows for s in dt.shards]
         shard_of = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         starts = dt.docs["offset"].to_numpy().astype(np.int64)
-        return cls(dt.doc_lens, starts, shard_of, dt.shard_arrays())
+        return cls(dt.doc_lens, starts, shard_of, dt.shard_arrays(), dt)
 
     def ends_with(self, token: int) -> bool:
         """Whether every non-empty document's last token is ``token``."""
@@ -154,6 +155,10 @@ class Materialized:
         """Whether every document ends with ``eos_id`` as written (appended or stored)."""
         return self.eos_id is not None and (self.append_eos or all(
             self._index[d].ends_with(self.eos_id) for d in self.domains))
+
+    def domain_tokens(self, domain: str) -> DomainTokens:
+        """The store's reader of ``domain`` (cached: its document table is read once)."""
+        return self._index[domain].tokens
 
     def taken(self, split: str) -> dict[str, dict[str, int]]:
         """Per domain, documents and store tokens (EOS not appended) in ``split``."""

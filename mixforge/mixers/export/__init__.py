@@ -91,7 +91,7 @@ def _docs_table(m: Materialized, split: str) -> pa.Table:
     """The written documents in order: domain, index in the domain, store id, tokens."""
     sel = m.splits[split]
     names = pa.array(m.domains, pa.string())
-    cols = [m.store.domain(d).docs["id"] for d in m.domains]
+    cols = [m.domain_tokens(d).docs["id"] for d in m.domains]
     first = np.cumsum([0] + [len(c) for c in cols[:-1]]).astype(np.int64)
     all_ids = pa.chunked_array([c for col in cols for c in col.chunks], pa.string())
     ids = pc.take(all_ids, pa.array(first[sel.domain] + sel.doc))
