@@ -2,8 +2,11 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# the MDS reader's own environment: mosaicml-streaming pins numpy<2.2 (tests/mixers/test_export_mds.py)
+MDS_VENV := .venv-mds
+MDS_REQ := tests/mixers/mds_reader_requirements.txt
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean .venv-mds
 
 $(BIN)/mixforge: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +19,16 @@ $(BIN)/mixforge: pyproject.toml
 demo: $(BIN)/mixforge
 	$(BIN)/mixforge demo
 
-test: $(BIN)/mixforge
+$(MDS_VENV)/.done: $(MDS_REQ)
+	test -x $(MDS_VENV)/bin/python || $(PY) -m venv $(MDS_VENV)
+	$(MDS_VENV)/bin/pip install -q torch==2.13.0
+	$(MDS_VENV)/bin/pip install -q -r $(MDS_REQ)
+	$(MDS_VENV)/bin/pip install -q --no-deps mosaicml-streaming==0.13.0
+	touch $@
+
+.venv-mds: $(MDS_VENV)/.done
+
+test: $(BIN)/mixforge $(MDS_VENV)/.done
 	scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
@@ -24,4 +36,4 @@ lint: $(BIN)/mixforge
 	$(BIN)/ruff check mixforge tests bench
 
 clean:
-	rm -rf $(VENV) mixforge-demo .pytest_cache
+	rm -rf $(VENV) $(MDS_VENV) mixforge-demo .pytest_cache

@@ -180,7 +180,8 @@ def run(config: Path, dry_run: bool) -> None:
 def _register() -> None:
     from .curate.cli import dedup
     from .curate.filter_cli import filter_cmd
-    from .mixers.cli import export, mix
+    from .mixers.cli import export_command as export
+    from .mixers.cli import mix_group as mix
     from .mixers.propose_cli import probe_fit, propose
     from .tokenize.cli import tokenize_cmd, tokenizer_group
     from .train_probe.cli import probe

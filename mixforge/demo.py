@@ -15,7 +15,8 @@ from .corpus import build_corpus
 from .curate.dedup import ExactConfig, FuzzyConfig
 from .curate.filters import C4Config, FilterConfig, GopherQualityConfig, LanguageConfig
 from .ingest import IngestConfig
-from .pipeline import ExportSection, MixSection, PipelineConfig, run_pipeline
+from .mixers.export_config import ExportConfig
+from .pipeline import MixSection, PipelineConfig, run_pipeline
 from .progress import shard_bar, table
 from .stats import run_stats
 from .tokenize.stage import TokenizeConfig
@@ -41,7 +42,8 @@ def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
         tokenizer=TokenizerTrainConfig(vocab_size=8192),
         tokenize=TokenizeConfig(),
         mix=MixSection(strategy="unimax", epoch_cap=2.0),
-        export=[ExportSection(format="nanogpt"), ExportSection(format="megatron")],
+        export=[ExportConfig(format="nanogpt", over_cap="shrink"),
+                ExportConfig(format="megatron", over_cap="shrink")],
     )
 
 
@@ -60,9 +62,10 @@ def summary(run_dir: Path, results: dict) -> pl.DataFrame:
                          "shards run/skipped": f"{len(stage.ran)}/"
                                                f"{len(stage.skipped)}"})
     for e in results.get("export", []):
-        rows.append({"stage": f"export {e['format']}", "in": e["train_docs"],
-                     "out": e["train_tokens"], "unit": "docs -> tokens",
-                     "shards run/skipped": ", ".join(e["files"])})
+        train = e["splits"]["train"]
+        rows.append({"stage": f"export {e['format']}", "in": train["docs"],
+                     "out": train["tokens"], "unit": "docs -> tokens",
+                     "shards run/skipped": ", ".join(train["files"])})
     return pl.DataFrame(rows)
 
 

@@ -24,6 +24,7 @@ from .curate.dedup import ExactConfig, FuzzyConfig, dedup
 from .curate.filter_stage import plan_filter, run_filter
 from .curate.filters import FilterConfig
 from .ingest import IngestConfig, ingest, plan_ingest
+from .mixers.export_config import ExportConfig
 from .stats import stage_files
 from .tokenize.stage import TokenizeConfig, tokenize
 from .tokenize.train import TrainConfig as TokenizerTrainConfig
@@ -43,17 +44,6 @@ class MixSection:
     tau: float = opt(3.0, "Temperature (strategy temperature).")
     weights: dict[str, float] = opt({}, "Weights (strategy manual).")
     seed: int = opt(0, "Sampling seed.")
-    val_fraction: float = opt(0.01, "Share of each domain's documents held out for "
-                              "validation (the mix is sized on the rest).")
-
-
-@dataclass
-class ExportSection:
-    """One export of the mix (`mixforge export`)."""
-
-    format: Literal["nanogpt", "llmc", "megatron", "hf"] = opt("nanogpt", "Training format.")
-    out: str | None = opt(None, "Output folder (default: <run_dir>/export/<format>).")
-    seq_len: int | None = opt(None, "Pack into rows of this many tokens (hf).")
 
 
 @dataclass
@@ -74,7 +64,8 @@ class PipelineConfig:
         None, "Train a BPE on the curated documents (`mixforge tokenizer train`).")
     tokenize: TokenizeConfig | None = opt(None, "Documents -> token store.")
     mix: MixSection | None = opt(None, "The mix to export (needs tokenize).")
-    export: list[ExportSection] = opt([], "Exports of the mix (needs mix).")
+    export: list[ExportConfig] = opt([], "Exports of the mix (needs mix); `out` relative to "
+                                     "the run directory (default: export/<format>).")
     report: bool = opt(True, "Write <run_dir>/report.html at the end.")
 
     def validate(self) -> None:
@@ -112,36 +103,34 @@ def _once(fn: Callable[[Any, Path], Any]) -> Callable[[Any, Path, Executor, Call
 
 def run_mix(section: MixSection, run_dir: Path) -> Path:
     """Write ``<run>/mix/<strategy>.yaml`` from the token store; return its path."""
-    from .mixers.strategies import make_mix
+    from .mixers.strategies import make_mix, store_tokens
     from .tokenize.store import TokenStore
 
-    from .mixers.materialize import train_tokens
-
-    store = TokenStore(run_dir / "tokenize")
-    tokens = train_tokens(store, section.val_fraction, section.seed)
-    params: dict[str, Any] = {"epoch_cap": section.epoch_cap, "seed": section.seed}
-    if section.strategy == "temperature":
-        params["tau"] = section.tau
-    if section.strategy == "manual":
-        params["weights"] = section.weights
-    mix = make_mix(section.strategy, tokens, section.budget_tokens, **params)
+    tokens = store_tokens(TokenStore(run_dir / "tokenize"))
+    mix = make_mix(section.strategy, tokens, section.budget_tokens or sum(tokens.values()),
+                   epoch_cap=section.epoch_cap, seed=section.seed, tau=section.tau,
+                   weights=section.weights or None)
     return mix.save(run_dir / "mix" / f"{section.strategy}.yaml")
 
 
-def run_exports(sections: list[ExportSection], run_dir: Path, mix_path: Path,
-                val_fraction: float) -> list[dict]:
-    from .mixers.export import export
+def run_exports(sections: list[ExportConfig], run_dir: Path, mix_path: Path) -> list:
+    """Export the mix in every configured format; an export of the same mix is kept."""
+    from dataclasses import replace
+
+    from .mixers.export import MANIFEST, export
     from .mixers.mix import Mix
     from .tokenize.store import TokenStore
 
     store, mix, out = TokenStore(run_dir / "tokenize"), Mix.load(mix_path), []
     for s in sections:
-        dest = Path(s.out) if s.out else run_dir / "export" / s.format
-        done = dest / "export.json"
-        if done.exists() and json.loads(done.read_text()).get("mix") == mix.to_dict():
+        dest = Path(s.out)
+        dest = run_dir / "export" / s.format if dest == Path("export") else run_dir / dest
+        done = dest / MANIFEST
+        if done.exists() and json.loads(done.read_text())["plan"]["mix"] == mix.to_dict():
             out.append(json.loads(done.read_text()))  # same mix, same seed: same bytes
             continue
-        out.append(export(mix, store, s.format, dest, val_fraction, s.seq_len))
+        report = export(store, mix, replace(s, out=dest, overwrite=True))
+        out.append(report.manifest)
     return out
 
 
@@ -210,8 +199,7 @@ def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = No
         else:
             results[step.name] = step.run(section, run_dir, executor, None)
     if cfg.export:
-        results["export"] = run_exports(cfg.export, run_dir, results["mix"],
-                                        cfg.mix.val_fraction)
+        results["export"] = run_exports(cfg.export, run_dir, results["mix"])
     if cfg.report:
         from .report import build_report
 

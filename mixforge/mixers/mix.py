@@ -41,9 +41,9 @@ class Mix:
             msg = f"mix weights must be finite, >= 0 and not all zero; got {self.weights}"
             raise ConfigError(msg)
         total = sum(w.values())
-        if abs(total - 1.0) > 1e-12:  # normalized weights stay bit-for-bit (round trips)
-            w = {k: v / total for k, v in w.items()}
-        self.weights = dict(sorted(w.items()))
+        # normalized weights are kept as they are, so save -> load round-trips exactly
+        scale = 1.0 if abs(total - 1.0) < 1e-12 else total
+        self.weights = {k: v / scale for k, v in sorted(w.items())}
         if self.budget_tokens < 0:
             msg = f"budget_tokens must be >= 0, got {self.budget_tokens}"
             raise ConfigError(msg)

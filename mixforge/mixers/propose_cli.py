@@ -52,11 +52,10 @@ def propose(run_dir: Path, strategy: str, regressor: str, target: str | None, kl
     """Propose the mix that minimizes predicted held-out bpb, from a probe sweep."""
     import polars as pl
 
-    from .materialize import train_tokens
     from .propose import propose_mix
+    from .strategies import store_tokens
 
-    store = _store(run_dir)
-    tokens = train_tokens(store, seed=seed)
+    tokens = store_tokens(_store(run_dir))
     m, fit = propose_mix(_probe_results(run_dir), tokens, budget or sum(tokens.values()),
                          epoch_cap, target, regressor, kl, seed)
     total = sum(tokens.values())
@@ -81,7 +80,7 @@ def propose(run_dir: Path, strategy: str, regressor: str, target: str | None, kl
 def probe_fit(run_dir: Path) -> None:
     """How well probe results predict held-out bpb: regressors vs trivial predictors."""
     from .fit import fit_table
-    from .materialize import train_tokens
+    from .strategies import store_tokens
 
-    df, _ = fit_table(_probe_results(run_dir), train_tokens(_store(run_dir)))
+    df, _ = fit_table(_probe_results(run_dir), store_tokens(_store(run_dir)))
     click.echo(table(df, "cross-validated fit on held-out probes (mean over domains)"))

@@ -1,0 +1,163 @@
+"""Export a mix from the token store into a training format, read back by its real reader.
+
+Formats (one module each): ``nanogpt`` (train.bin/val.bin uint16), ``llmc`` (llm.c /
+modded-nanogpt shards), ``megatron`` (MMIDIDX .bin/.idx), ``hf-parquet`` and ``hf-disk``
+(Hugging Face datasets), ``mds`` (MosaicML streaming), ``datatrove`` (.ds + .ds.index).
+
+The whole export is written into a temp folder beside ``out`` and renamed into place at
+the end, so a crash leaves either the previous export or none, never half of one. Besides
+the format's files, ``out/mixforge-export.json`` records the mix, the plan, the config, the
+tokenizer and per split the documents, tokens and files; ``out/.mixforge/<split>-docs.parquet``
+lists every written document in order (domain, index in the domain, store id), so any
+row of the export traces back to its source. (A dot-folder, so globbing readers such as
+``datasets.load_dataset(<folder>)`` do not take it for data.) Same store, mix, config and
+seed give a byte-identical folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ...config import config_hash, to_dict
+from ...errors import ConfigError
+from ...rundir import write_json
+from ...tokenize.store import TokenStore
+from ..export_config import ExportConfig
+from ..materialize import Materialized, materialize, pack
+from ..mix import Mix
+from . import datatrove, hf, llmc, mds, megatron, nanogpt
+from .base import ExportContext, SplitResult
+
+log = logging.getLogger(__name__)
+FORMATS: dict[str, Any] = {
+    "nanogpt": nanogpt, "llmc": llmc, "megatron": megatron, "hf-parquet": hf.PARQUET,
+    "hf-disk": hf.DISK, "mds": mds, "datatrove": datatrove,
+}
+MANIFEST = "mixforge-export.json"
+__all__ = ["FORMATS", "MANIFEST", "ExportConfig", "ExportReport", "atomic_dir", "export"]
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote."""
+
+    out: Path
+    format: str
+    splits: dict[str, SplitResult]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum((self.out / f).stat().st_size for r in self.splits.values() for f in r.files)
+
+
+@contextlib.contextmanager
+def atomic_dir(out: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield a temp folder beside ``out``; it replaces ``out`` only if the block succeeds."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        msg = f"{out} exists; pass --overwrite to replace it, or choose another --out"
+        raise ConfigError(msg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _docs_table(m: Materialized, split: str) -> pa.Table:
+    """The written documents in order: domain, index in the domain, store id, tokens."""
+    sel = m.splits[split]
+    names = pa.array(m.domains, pa.string())
+    cols = [m.domain_tokens(d).docs["id"] for d in m.domains]
+    first = np.cumsum([0] + [len(c) for c in cols[:-1]]).astype(np.int64)
+    all_ids = pa.chunked_array([c for col in cols for c in col.chunks], pa.string())
+    ids = pc.take(all_ids, pa.array(first[sel.domain] + sel.doc))
+    return pa.table({
+        "domain": pa.DictionaryArray.from_arrays(pa.array(sel.domain, pa.int32()), names),
+        "doc": pa.array(sel.doc, pa.int64()), "id": ids,
+        "n_tokens": pa.array(m.doc_lens(split), pa.int64())})
+
+
+def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
+           on_chunk: Callable[[int], None] | None = None) -> ExportReport:
+    """Materialize ``mix`` from ``store`` and write it in ``cfg.format`` to ``cfg.out``.
+
+    ``on_chunk(tokens)`` is called after each chunk is written (the CLI's progress bar).
+    """
+    cfg.validate()
+    store = store if isinstance(store, TokenStore) else TokenStore(store)
+    fmt = FORMATS[cfg.format]
+    m = materialize(store, mix, val_fraction=cfg.val_fraction, over_cap=cfg.over_cap,
+                    append_eos=cfg.append_eos, eos_id=cfg.eos_id)
+    cfg_dict = to_dict(cfg) | {"out": None}  # where it is written does not change the bytes
+    ctx = ExportContext(store.vocab_size, m.eos_id, m.eos_terminated, cfg.seq_len, cfg.shard_tokens,
+                        cfg.prefix, config_hash(mix.to_dict(), cfg_dict, store.meta),
+                        store.meta.get("tokenizer", {}))
+    fmt.check(ctx)
+    splits = [s for s in ("train", "val") if len(m.splits[s]) or s == "train"]
+    results: dict[str, SplitResult] = {}
+    with atomic_dir(cfg.out, cfg.overwrite) as tmp:
+        for split in splits:
+            writer = fmt.open_split(tmp, split, ctx)
+            counts: dict[str, int] = {}
+            chunks = m.chunks(split, writer.dtype, cfg.chunk_tokens, reuse=True)
+            if cfg.seq_len:
+                chunks = pack(chunks, cfg.seq_len, counts)
+            try:
+                for chunk in chunks:
+                    writer.write(chunk)
+                    if on_chunk:
+                        on_chunk(len(chunk.tokens))
+                results[split] = writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+            results[split].extra.update(counts)
+            pq.write_table(_docs_table(m, split), _mkparent(tmp / ".mixforge" /
+                                                            f"{split}-docs.parquet"),
+                           compression="zstd")
+        finish = getattr(fmt, "finish", None)
+        if finish:
+            finish(tmp, ctx, results)
+        manifest = {
+            "format": cfg.format, "config": cfg_dict,
+            "store": {"path": str(store.path), "dtype": store.meta["dtype"],
+                      "vocab_size": store.vocab_size, "tokenizer": store.meta.get("tokenizer")},
+            "eos_id": m.eos_id, "eos_appended": m.append_eos, "fingerprint": ctx.fingerprint,
+            "plan": m.plan.to_dict(),
+            "splits": {s: {"docs": r.docs, "tokens": r.tokens, "files": r.files,
+                           "per_domain": m.taken(s), **r.extra} for s, r in results.items()},
+        }
+        write_json(tmp / MANIFEST, manifest)
+    report = ExportReport(Path(cfg.out), cfg.format, results, manifest)
+    log.info("export %s -> %s: %s", cfg.format, cfg.out,
+             {s: f"{r.docs:,} docs, {r.tokens:,} tokens" for s, r in results.items()})
+    return report
+
+
+def _mkparent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

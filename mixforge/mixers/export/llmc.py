@@ -1,0 +1,91 @@
+"""llm.c / modded-nanogpt shards: a 256 × int32 header, then uint16 tokens.
+
+Header: magic 20240520, version 1, token count, then zeros (llm.c's
+``dev/data/data_common.py``; modded-nanogpt's ``_load_data_shard`` checks magic, version and
+that the file holds exactly ``count`` tokens). Files are ``<prefix>_<split>_<NNNNNN>.bin``
+(modded-nanogpt globs ``fineweb_train_*.bin``: pass ``--prefix fineweb``), each at most
+``shard_tokens`` tokens (llm.c uses 10^8); a document may span two shards, as in llm.c.
+Documents are separated by the end-of-text token after each (llm.c puts it before each;
+the loaders do not care). Version 1 is uint16 only: a vocabulary past 65,536 ids is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import ConfigError
+from ..materialize import Chunk
+from .base import ExportContext, SplitResult, SplitWriter, rel
+
+NAME = "llmc"
+PACKABLE = False
+MAGIC, VERSION, HEADER_INTS = 20240520, 1, 256
+
+
+def check(ctx: ExportContext) -> None:
+    if ctx.vocab_size > 1 << 16:
+        msg = (f"llm.c shards (version 1) are uint16: ids up to 65,535, but the vocabulary "
+               f"has {ctx.vocab_size:,}; use --format megatron, hf-parquet or mds")
+        raise ConfigError(msg)
+    if not ctx.eos_terminated:
+        msg = ("llm.c shards mark document boundaries with an end-of-text token, but the "
+               "documents do not end with one and the store names no eos_id; pass --eos-id")
+        raise ConfigError(msg)
+    if ctx.shard_tokens < 1 or ctx.shard_tokens >= 1 << 31:
+        msg = f"llm.c shard_tokens must be in [1, 2^31), got {ctx.shard_tokens}"
+        raise ConfigError(msg)
+
+
+def header(n_tokens: int) -> bytes:
+    h = np.zeros(HEADER_INTS, np.int32)
+    h[:3] = MAGIC, VERSION, n_tokens
+    return h.tobytes()
+
+
+class Writer(SplitWriter):
+    """Fill shards of ``shard_tokens`` tokens; each header is written when its shard closes."""
+
+    dtype = np.dtype(np.uint16)
+
+    def __init__(self, folder: Path, split: str, ctx: ExportContext) -> None:
+        self.folder, self.split, self.ctx = folder, split, ctx
+        self.paths: list[Path] = []
+        self.f = None
+        self.in_shard = self.docs = self.tokens = 0
+
+    def _next(self) -> None:
+        self._close_shard()
+        path = self.folder / f"{self.ctx.prefix}_{self.split}_{len(self.paths):06d}.bin"
+        self.paths.append(path)
+        self.f = path.open("wb")
+        self.f.write(header(0))
+        self.in_shard = 0
+
+    def _close_shard(self) -> None:
+        if self.f is not None:
+            self.f.seek(0)
+            self.f.write(header(self.in_shard))
+            self.f.close()
+            self.f = None
+
+    def write(self, chunk: Chunk) -> None:
+        toks = np.ascontiguousarray(chunk.tokens, self.dtype)
+        self.docs += len(chunk.doc_lens)
+        self.tokens += len(toks)
+        while len(toks):
+            if self.f is None or self.in_shard == self.ctx.shard_tokens:
+                self._next()
+            take = min(len(toks), self.ctx.shard_tokens - self.in_shard)
+            self.f.write(memoryview(toks[:take]).cast("B"))
+            self.in_shard += take
+            toks = toks[take:]
+
+    def close(self) -> SplitResult:
+        self._close_shard()
+        return SplitResult(rel(self.folder, self.paths), self.docs, self.tokens)
+
+
+def open_split(folder: Path, split: str, ctx: ExportContext) -> Writer:
+    return Writer(folder, split, ctx)
