@@ -25,6 +25,7 @@ from .curate.filter_stage import plan_filter, run_filter
 from .curate.filters import FilterConfig
 from .ingest import IngestConfig, ingest, plan_ingest
 from .mixers.export_config import ExportConfig
+from .train_probe.sweep import SweepConfig, run_sweep
 from .stats import stage_files
 from .tokenize.stage import TokenizeConfig, tokenize
 from .tokenize.train import TrainConfig as TokenizerTrainConfig
@@ -37,8 +38,12 @@ log = logging.getLogger(__name__)
 class MixSection:
     """The mix to export: a strategy over the token store (`mixforge mix plan`)."""
 
-    strategy: Literal["natural", "uniform", "temperature", "unimax", "manual"] = opt(
-        "unimax", "How weights are chosen.")
+    strategy: Literal["natural", "uniform", "temperature", "unimax", "manual", "regmix"] = opt(
+        "unimax", "How weights are chosen; regmix fits the probe sweep's results and "
+        "proposes the mix with the lowest predicted held-out bpb.")
+    regressor: Literal["mixing_law", "linear"] = opt("mixing_law", "regmix: the loss model.")
+    kl: float = opt(0.05, "regmix: pull toward the prior (KL weight).")
+    target: str | None = opt(None, "regmix: minimize this domain's bpb (default: the mean).")
     budget_tokens: int = opt(0, "Total training tokens (0: every token once).")
     epoch_cap: float = opt(4.0, "Most times any domain may be repeated.")
     tau: float = opt(3.0, "Temperature (strategy temperature).")
@@ -63,6 +68,8 @@ class PipelineConfig:
     tokenizer: TokenizerTrainConfig | None = opt(
         None, "Train a BPE on the curated documents (`mixforge tokenizer train`).")
     tokenize: TokenizeConfig | None = opt(None, "Documents -> token store.")
+    probe: SweepConfig | None = opt(None, "A probe sweep over sampled mixes (`mixforge probe "
+                                    "sweep`); needed by mix strategy regmix.")
     mix: MixSection | None = opt(None, "The mix to export (needs tokenize).")
     export: list[ExportConfig] = opt([], "Exports of the mix (needs mix); `out` relative to "
                                      "the run directory (default: export/<format>).")
@@ -74,6 +81,9 @@ class PipelineConfig:
             raise ConfigError(msg)
         if self.mix is not None and self.tokenize is None:
             msg = "the 'mix' section needs a 'tokenize' section"
+            raise ConfigError(msg)
+        if self.mix is not None and self.mix.strategy == "regmix" and self.probe is None:
+            msg = "mix strategy 'regmix' needs a 'probe' section (the sweep it fits)"
             raise ConfigError(msg)
         if self.export and self.mix is None:
             msg = "'export' needs a 'mix' section (which mix to export)"
@@ -101,12 +111,28 @@ def _once(fn: Callable[[Any, Path], Any]) -> Callable[[Any, Path, Executor, Call
     return run
 
 
+def _tick(result: Any, tick: Callable | None) -> Any:
+    if tick:
+        tick(0, result)
+    return result
+
+
 def run_mix(section: MixSection, run_dir: Path) -> Path:
     """Write ``<run>/mix/<strategy>.yaml`` from the token store; return its path."""
     from .mixers.strategies import make_mix, store_tokens
     from .tokenize.store import TokenStore
 
     tokens = store_tokens(TokenStore(run_dir / "tokenize"))
+    budget = section.budget_tokens or sum(tokens.values())
+    if section.strategy == "regmix":
+        import polars as pl
+
+        from .mixers.propose import propose_mix
+
+        results = pl.read_parquet(run_dir / "probes" / "results.parquet")
+        mix, _ = propose_mix(results, tokens, budget, section.epoch_cap, section.target,
+                             section.regressor, section.kl, section.seed)
+        return mix.save(run_dir / "mix" / "regmix.yaml")
     mix = make_mix(section.strategy, tokens, section.budget_tokens or sum(tokens.values()),
                    epoch_cap=section.epoch_cap, seed=section.seed, tau=section.tau,
                    weights=section.weights or None)
@@ -151,6 +177,8 @@ STEPS = [
     Step("tokenizer", lambda c, r: 1, _once(lambda c, r: train_tokenizer(r, c))),
     Step("tokenize", lambda c, r: len(stage_files(r / latest_stage(r, c.input_stage))),
          lambda c, r, ex, cb: tokenize(c, r, ex, cb)[0]),
+    Step("probe", lambda c, r: 1,
+         lambda c, r, ex, cb: _tick(run_sweep(c, r, ex), cb)),
     Step("mix", lambda c, r: 1, _once(run_mix)),
 ]
 
