@@ -48,6 +48,69 @@ def _is_space(c):
 
 
 @njit(**_JIT)
+def _ascii_docs(offsets, data, out):
+    """out[i] = document i is pure ASCII."""
+    for i in range(offsets.shape[0] - 1):
+        ok = True
+        for j in range(offsets[i], offsets[i + 1]):
+            if data[j] >= 128:
+                ok = False
+                break
+        out[i] = ok
+
+
+@njit(**_JIT)
+def _ascii_punct(c):
+    return (33 <= c <= 47) or (58 <= c <= 64) or (91 <= c <= 96) or (123 <= c <= 126)
+
+
+@njit(**_JIT)
+def _ascii_space(c):
+    return c == 32 or (9 <= c <= 13) or (28 <= c <= 31)
+
+
+@njit(**_JIT)
+def _normalize_ascii(offsets, data, lower, punct, space, out_offsets, out):
+    """The ASCII-only fast path of `normalize.normalize` (NFKC is the identity on ASCII).
+
+    Same order as the Arrow path: lowercase; each run of punctuation -> one space; each
+    run of whitespace -> one space, ends trimmed. Only rows with ``out_offsets`` set are
+    meaningful for pure-ASCII documents.
+    """
+    pos = 0
+    for i in range(offsets.shape[0] - 1):
+        out_offsets[i] = pos
+        prev_punct = False
+        prev_space = False
+        start = pos
+        for j in range(offsets[i], offsets[i + 1]):
+            c = data[j]
+            if lower and 65 <= c <= 90:
+                c += 32
+            if punct and _ascii_punct(c):
+                if prev_punct:
+                    continue
+                prev_punct = True
+                c = 32
+            else:
+                prev_punct = False
+            if space and _ascii_space(c):
+                if prev_space or pos == start:
+                    prev_space = True
+                    continue
+                prev_space = True
+                out[pos] = 32
+                pos += 1
+                continue
+            prev_space = False
+            out[pos] = c
+            pos += 1
+        if space and pos > start and out[pos - 1] == 32:
+            pos -= 1
+    out_offsets[offsets.shape[0] - 1] = pos
+
+
+@njit(**_JIT)
 def _doc_hash128(offsets, data, out_hi, out_lo):
     """Two independent 64-bit hashes of each document's bytes (exact dedup keys)."""
     n = offsets.shape[0] - 1

@@ -41,10 +41,37 @@ class NormConfig:
 
 
 def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
-    """The normalized column (large_string, one chunk), in the order nfkc, lower, punct, ws."""
+    """The normalized column (large_string, one chunk), in the order nfkc, lower, punct, ws.
+
+    Pure-ASCII documents take a Numba fast path (NFKC is the identity on ASCII; ~10x
+    faster than the Unicode regexes); the others go through Arrow's Unicode kernels.
+    Both give the same result on ASCII text (tested against the naive twin).
+    """
     arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     if arr.null_count:
         arr = pc.fill_null(arr, "")
+    arr = arr.cast(pa.large_string())
+    offsets, data = string_buffers(arr)
+    ascii_ = np.empty(len(arr), np.bool_)
+    K._ascii_docs(offsets, data, ascii_)
+    if not ascii_.any():
+        return _normalize_unicode(arr, cfg)
+    out_off = np.empty(len(arr) + 1, np.int64)
+    out = np.empty(max(int(offsets[-1] - offsets[0]), 1), np.uint8)
+    K._normalize_ascii(offsets, data, cfg.lowercase, cfg.punctuation, cfg.whitespace,
+                       out_off, out)
+    fast = pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(out_off),
+                                            pa.py_buffer(out[: max(out_off[-1], 1)]))
+    if ascii_.all():
+        return fast
+    slow_idx = np.flatnonzero(~ascii_)
+    slow = _normalize_unicode(arr.take(pa.array(slow_idx)), cfg)
+    pick = np.arange(len(arr), dtype=np.int64)
+    pick[slow_idx] = len(arr) + np.arange(len(slow_idx))
+    return pa.concat_arrays([fast, slow]).take(pa.array(pick))
+
+
+def _normalize_unicode(arr: pa.Array, cfg: NormConfig) -> pa.Array:
     if cfg.nfkc:
         arr = pc.utf8_normalize(arr, "NFKC")
     if cfg.lowercase:

@@ -35,9 +35,19 @@ def real_texts(table: pa.Table, n: int = 150) -> list[str]:
     return [t[:3000] for t in rng.sample(texts, n)]
 
 
+ASCII_POOL = [chr(c) for c in range(0, 128)] + list("aaaeee     ..,,")
+
+
+def random_ascii(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(ASCII_POOL) for _ in range(rng.randint(0, 40)))
+            for _ in range(n)]
+
+
 @pytest.fixture(scope="module")
 def texts(ingested_table) -> list[str]:
-    return random_texts(300, 1) + real_texts(ingested_table)
+    """Random Unicode, random ASCII (the normalizer's fast path) and real documents."""
+    return random_texts(300, 1) + random_ascii(300, 2) + real_texts(ingested_table)
 
 
 @pytest.mark.parametrize("flags", [(True, True, True, True), (False, False, False, False),
@@ -45,6 +55,15 @@ def texts(ingested_table) -> list[str]:
 def test_normalize_matches_naive(texts, flags):
     got = normalize(pa.array(texts), NormConfig(*flags)).to_pylist()
     assert got == [N.normalize(t, *flags) for t in texts]
+
+
+def test_normalize_mixed_and_sliced_batches(texts):
+    arr = pa.chunked_array([pa.array(texts[:250]), pa.array(texts[250:])]).slice(100, 400)
+    assert normalize(arr, NormConfig()).to_pylist() == [N.normalize(t) for t in
+                                                         texts[100:500]]
+    ascii_only = [t for t in texts[300:600]]
+    assert normalize(pa.array(ascii_only), NormConfig()).to_pylist() == [
+        N.normalize(t) for t in ascii_only]
 
 
 def test_exact_keys_match_naive(texts):
