@@ -24,21 +24,21 @@ import os
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import tempfile
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from mixforge.corpus import build_corpus  # noqa: E402
-from mixforge.curate.minhash import MinHashParams, signatures, signatures_from_hashes  # noqa: E402
-from mixforge.curate.normalize import NormConfig, normalize, shingle_hashes  # noqa: E402
-from mixforge.executor import LocalExecutor  # noqa: E402
-from mixforge.ingest import IngestConfig, ingest  # noqa: E402
-from mixforge.stats import stage_files  # noqa: E402
+from mixforge.corpus import build_corpus
+from mixforge.curate.minhash import MinHashParams, signatures, signatures_from_hashes
+from mixforge.curate.normalize import NormConfig, normalize, shingle_hashes
+from mixforge.executor import LocalExecutor
+from mixforge.ingest import IngestConfig, ingest
+from mixforge.stats import stage_files
 
 P = 128
 

@@ -159,7 +159,8 @@ def _source_files(path: str) -> list[Path]:
             return files
     elif p.is_file() and p.suffix == ".parquet":
         return [p]
-    msg = f"reference {path!r}: no parquet files there; give a stage folder, a folder of parquet files or a .parquet file"
+    msg = (f"reference {path!r}: no parquet files there; give a stage folder, a folder "
+           "of parquet files or a .parquet file")
     raise ConfigError(msg)
 
 
@@ -400,7 +401,8 @@ def resolve_input(run_dir: str | Path, cfg: Config) -> Config:
             and not (run_dir / "dedup_exact" / "_markers").is_dir()):
         cfg.input_stage = "ingest"
     if not (run_dir / cfg.input_stage / "_markers").is_dir():
-        msg = f"{run_dir / cfg.input_stage}: no finished stage here; run it first or pass --input-stage"
+        msg = (f"{run_dir / cfg.input_stage}: no finished stage here; run it first or "
+               "pass --input-stage")
         raise ConfigError(msg)
     return cfg
 

@@ -44,7 +44,7 @@ def pair_quality(cluster_of: np.ndarray, i: np.ndarray, j: np.ndarray, jac: np.n
     """
     same = cluster_of[i] == cluster_of[j]
     strong = jac >= threshold + margin
-    ids, counts = np.unique(cluster_of[cluster_of >= 0], return_counts=True)
+    _, counts = np.unique(cluster_of[cluster_of >= 0], return_counts=True)
     reported = int((counts * (counts - 1) // 2).sum())
     true_pos = int((same & (jac >= threshold)).sum())
     near = int((same & (jac >= threshold - 0.1)).sum())

@@ -73,17 +73,19 @@ def optimal_params(threshold: float, num_perm: int,
     wfp, wfn = weights
     grid = 2001
 
-    def simpson(lo: float, hi: float, f) -> np.ndarray:
+    def simpson(lo: float, hi: float, r: np.ndarray, b: int, miss: bool) -> np.ndarray:
         s = np.linspace(lo, hi, grid)
         w = np.ones(grid)
         w[1:-1:2], w[2:-1:2] = 4, 2
-        return (f(s) * w).sum(axis=-1) * (hi - lo) / (3 * (grid - 1))
+        p_miss = (1 - s[None, :] ** r) ** b
+        f = p_miss if miss else 1 - p_miss
+        return (f * w).sum(axis=-1) * (hi - lo) / (3 * (grid - 1))
 
     best, opt = float("inf"), (0, 0)
     for b in range(1, num_perm + 1):
         r = np.arange(1, num_perm // b + 1, dtype=np.float64)[:, None]
-        fp = simpson(0.0, threshold, lambda s: 1 - (1 - s[None, :] ** r) ** b)
-        fn = simpson(threshold, 1.0, lambda s: (1 - s[None, :] ** r) ** b)
+        fp = simpson(0.0, threshold, r, b, miss=False)
+        fn = simpson(threshold, 1.0, r, b, miss=True)
         err = fp * wfp + fn * wfn
         i = int(np.argmin(err))
         if err[i] < best - 1e-15:

@@ -20,8 +20,8 @@ from mixforge.curate.normalize import NormConfig, exact_keys, normalize, shingle
 
 from . import naive_curate as N
 
-POOL = list("abcdeéxyzABCÉ   \t\n\r\v.,;!?-'\"()[]«»—…0129€$+") + [
-    "\u00a0", "\u2028", "\u3000", "ﬁ", "Ｆ", "①", "ß", "Ω", "日本", "😀", "\x1c", "\x85"]
+POOL = [*"abcdeéxyzABCÉ   \t\n\r\v.,;!?-'\"()[]«»—…0129€$+",
+        "\u00a0", "\u2028", "\u3000", "ﬁ", "Ｆ", "①", "ß", "Ω", "日本", "😀", "\x1c", "\x85"]
 
 
 def random_texts(n: int, seed: int) -> list[str]:
