@@ -310,6 +310,21 @@ def _flatten(parent):
 
 
 @njit(**_JIT)
+def _sort_unique_segments(hashes, offsets, out_offsets):
+    """Sort each document's segment in place and compact its distinct values to the
+    front of the array (segments keep their order); ``out_offsets`` gets the new bounds."""
+    pos = 0
+    for i in range(offsets.shape[0] - 1):
+        seg = np.sort(hashes[offsets[i]:offsets[i + 1]])
+        out_offsets[i] = pos
+        for j in range(seg.shape[0]):
+            if j == 0 or seg[j] != seg[j - 1]:
+                hashes[pos] = seg[j]
+                pos += 1
+    out_offsets[offsets.shape[0] - 1] = pos
+
+
+@njit(**_JIT)
 def _pair_jaccard(hashes, hoffsets, pu, pv, out):
     """Exact Jaccard of sorted, de-duplicated shingle sets for each pair (pu[i], pv[i])."""
     for e in range(pu.shape[0]):

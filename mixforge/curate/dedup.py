@@ -253,9 +253,13 @@ def _shingles_loader(tasks: list[ShardTask], offsets: np.ndarray, cfg: FuzzyConf
             rows = involved[shard_of == s] - offsets[s]
             text = pq.read_table(tasks[s].inputs[0], columns=["text"])["text"].take(rows)
             h, o = shingle_hashes(text, cfg.ngram, cfg.norm())
-            parts.append(h)
+            # keep each document's distinct shingles only (about 5% fewer, and sorted)
+            h, o = lsh.shingle_sets(h, o, inplace=True)
+            parts.append(h.copy())
             counts.append(np.diff(o))
+            del text, h
         hashes = np.concatenate(parts)
+        del parts
         off = np.zeros(len(involved) + 1, np.int64)
         np.cumsum(np.concatenate(counts), out=off[1:])
         return hashes, off
