@@ -17,7 +17,7 @@ Hashes (all 64-bit, wrapping arithmetic):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit, uint32, uint64
 
 FNV_OFFSET = uint64(0xCBF29CE484222325)
 FNV_PRIME = uint64(0x100000001B3)
@@ -28,6 +28,9 @@ FM1 = uint64(0xFF51AFD7ED558CCD)
 FM2 = uint64(0xC4CEB9FE1A85EC53)
 S33 = uint64(33)
 MAXU64 = uint64(0xFFFFFFFFFFFFFFFF)
+MAXU32 = uint32(0xFFFFFFFF)
+M32 = uint64(0xFFFFFFFF)
+S32 = uint64(32)
 
 _JIT = {"nogil": True, "cache": True, "fastmath": False, "boundscheck": False}
 
@@ -181,71 +184,114 @@ def _shingle_hashes(offsets, data, ngram, out_offsets, out):
 
 
 @njit(**_JIT)
-def _minhash_from_text(offsets, data, ngram, a, b, sig, nshingles):
-    """Fused shingling + MinHash (affine64): one pass over the bytes, no shingle array."""
-    n = offsets.shape[0] - 1
-    p = a.shape[0]
-    ring = np.empty(ngram, dtype=np.uint64)
-    row = np.empty(p, dtype=np.uint64)
-    for i in range(n):
-        for k in range(p):
-            row[k] = MAXU64
-        words = 0
-        count = 0
-        j = offsets[i]
-        end = offsets[i + 1]
-        while j < end:
-            while j < end and _is_space(data[j]):
-                j += 1
-            if j >= end:
-                break
-            h = FNV_OFFSET
-            while j < end and not _is_space(data[j]):
-                h = (h ^ uint64(data[j])) * FNV_PRIME
-                j += 1
-            ring[words % ngram] = _fmix64(h)
-            words += 1
-            if words >= ngram:
-                s = SHINGLE_SEED
-                for k in range(words - ngram, words):
-                    s = _fmix64(s ^ ring[k % ngram])
-                x = _fmix64(s)
-                for k in range(p):
-                    v = x * a[k] + b[k]
-                    if v < row[k]:
-                        row[k] = v
-                count += 1
-        if 0 < words < ngram:
+def _doc_shingles(data, start, end, ngram, ring, out):
+    """Write the shingle hashes of ``data[start:end]`` to ``out``; return how many."""
+    pos = 0
+    words = 0
+    j = start
+    while j < end:
+        while j < end and _is_space(data[j]):
+            j += 1
+        if j >= end:
+            break
+        h = FNV_OFFSET
+        while j < end and not _is_space(data[j]):
+            h = (h ^ uint64(data[j])) * FNV_PRIME
+            j += 1
+        ring[words % ngram] = _fmix64(h)
+        words += 1
+        if words >= ngram:
             s = SHINGLE_SEED
-            for k in range(words):
-                s = _fmix64(s ^ ring[k])
-            x = _fmix64(s)
-            for k in range(p):
-                v = x * a[k] + b[k]
-                if v < row[k]:
-                    row[k] = v
-            count = 1
-        for k in range(p):
+            for k in range(words - ngram, words):
+                s = _fmix64(s ^ ring[k % ngram])
+            out[pos] = s
+            pos += 1
+    if 0 < words < ngram:
+        s = SHINGLE_SEED
+        for k in range(words):
+            s = _fmix64(s ^ ring[k])
+        out[pos] = s
+        pos = 1
+    return pos
+
+
+@njit(**_JIT)
+def _fmix32(x):
+    # numba widens uint32 products to 64 bits: truncate after every multiply
+    h = uint64(x)
+    h ^= h >> uint64(16)
+    h = (h * uint64(0x85EBCA6B)) & M32
+    h ^= h >> uint64(13)
+    h = (h * uint64(0xC2B2AE35)) & M32
+    return uint32(h ^ (h >> uint64(16)))
+
+
+@njit(**_JIT)
+def _fold32(h):
+    """A 64-bit shingle hash folded to the 32 bits the affine32 scheme takes."""
+    return uint32((h ^ (h >> S32)) & M32)
+
+
+@njit(**_JIT)
+def _apply64(hashes, m, a, b, row):
+    """affine64: row[k] = min over shingles of fmix64(h) * a[k] + b[k] (mod 2^64)."""
+    for k in range(a.shape[0]):
+        row[k] = MAXU64
+    for j in range(m):
+        x = _fmix64(hashes[j])
+        for k in range(a.shape[0]):
+            row[k] = min(row[k], x * a[k] + b[k])
+
+
+@njit(**_JIT)
+def _apply32(hashes, m, a, b, row):
+    """affine32: row[k] = min over shingles of fmix32(fold32(h)) * a[k] + b[k] (mod 2^32).
+
+    32-bit lanes: AVX2 multiplies and takes minima of 8 at once (u64 has no SIMD
+    multiply before AVX-512), which is why this is the default scheme.
+    """
+    for k in range(a.shape[0]):
+        row[k] = MAXU32
+    for j in range(m):
+        x = _fmix32(_fold32(hashes[j]))
+        for k in range(a.shape[0]):
+            row[k] = min(row[k], uint32(x * a[k] + b[k]))
+
+
+@njit(**_JIT)
+def _minhash_from_text(offsets, data, ngram, a, b, sig, nshingles):
+    """Shingling + MinHash of each document (scheme chosen by ``a``'s dtype: uint32 ->
+    affine32, uint64 -> affine64), one call per batch."""
+    n = offsets.shape[0] - 1
+    longest = 0
+    for i in range(n):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    ring = np.empty(ngram, dtype=np.uint64)
+    buf = np.empty(longest // 2 + 2, dtype=np.uint64)
+    row = np.empty(a.shape[0], dtype=a.dtype)
+    for i in range(n):
+        m = _doc_shingles(data, offsets[i], offsets[i + 1], ngram, ring, buf)
+        if a.itemsize == 4:
+            _apply32(buf, m, a, b, row)
+        else:
+            _apply64(buf, m, a, b, row)
+        for k in range(a.shape[0]):
             sig[i, k] = row[k]
-        nshingles[i] = count
+        nshingles[i] = m
 
 
 @njit(**_JIT)
 def _minhash_from_hashes(hashes, hoffsets, a, b, sig):
-    """MinHash (affine64) of pre-computed shingle hashes, ``hoffsets`` delimiting docs."""
+    """MinHash of pre-computed shingle hashes, ``hoffsets`` delimiting the documents."""
     n = hoffsets.shape[0] - 1
-    p = a.shape[0]
-    row = np.empty(p, dtype=np.uint64)
+    row = np.empty(a.shape[0], dtype=a.dtype)
     for i in range(n):
-        for k in range(p):
-            row[k] = MAXU64
-        for j in range(hoffsets[i], hoffsets[i + 1]):
-            x = _fmix64(hashes[j])
-            for k in range(p):
-                v = x * a[k] + b[k]
-                if v < row[k]:
-                    row[k] = v
-        for k in range(p):
+        seg = hashes[hoffsets[i]:hoffsets[i + 1]]
+        if a.itemsize == 4:
+            _apply32(seg, seg.shape[0], a, b, row)
+        else:
+            _apply64(seg, seg.shape[0], a, b, row)
+        for k in range(a.shape[0]):
             sig[i, k] = row[k]
 
 

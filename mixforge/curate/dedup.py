@@ -113,6 +113,9 @@ class FuzzyConfig(ExactConfig):
     fp_weight: float = opt(0.1, "Weight of false positives in the band/row search.")
     fn_weight: float = opt(0.9, "Weight of false negatives in the band/row search.")
     verify: bool = opt(True, "Check candidate pairs by exact Jaccard of shingle sets.")
+    scheme: Literal["affine32", "affine64"] = opt(
+        "affine32", "MinHash permutation scheme (datasketch's names); affine32 is ~6x "
+        "faster on AVX2.")
 
     kind = "fuzzy"
 
@@ -128,9 +131,11 @@ class FuzzyConfig(ExactConfig):
 
     def params(self) -> MinHashParams:
         if self.bands is not None and self.rows is not None:
-            return MinHashParams(self.num_perm, self.bands, self.rows, self.ngram, self.seed)
+            return MinHashParams(self.num_perm, self.bands, self.rows, self.ngram, self.seed,
+                                 self.scheme)
         return MinHashParams.from_threshold(self.threshold, self.num_perm, self.ngram,
-                                            self.seed, (self.fp_weight, self.fn_weight))
+                                            self.seed, (self.fp_weight, self.fn_weight),
+                                            self.scheme)
 
 
 Config = ExactConfig | FuzzyConfig

@@ -85,25 +85,27 @@ def test_shingles_match_naive(texts, ngram):
         assert hashes[offsets[i]:offsets[i + 1]].tolist() == N.shingles(t, ngram)
 
 
-def test_minhash_and_bands_match_naive(texts):
-    p = MinHashParams(num_perm=16, bands=4, rows=4, ngram=3, seed=7)
-    a, b = permutations(16, 7)
+@pytest.mark.parametrize("scheme", ["affine32", "affine64"])
+def test_minhash_and_bands_match_naive(texts, scheme):
+    p = MinHashParams(num_perm=16, bands=4, rows=4, ngram=3, seed=7, scheme=scheme)
+    a, b = permutations(16, 7, scheme)
     sub = texts[::4]  # the naive twin is slow
     sig, counts = signatures(pa.array(sub), p, NormConfig())
     bands = band_hashes(sig, p)
     for i, t in enumerate(sub):
         sh = N.shingles(N.normalize(t), 3)
         assert counts[i] == len(sh)
-        want = N.minhash(sh, a.tolist(), b.tolist())
+        want = N.minhash(sh, a.tolist(), b.tolist(), scheme)
         assert sig[i].tolist() == want
         assert bands[i].tolist() == N.band_hashes(want, 4, 4)
 
 
-def test_fused_kernel_equals_two_step(texts):
-    p = MinHashParams(num_perm=64, bands=8, rows=8, ngram=5)
+@pytest.mark.parametrize("scheme", ["affine32", "affine64"])
+def test_fused_kernel_equals_two_step(texts, scheme):
+    p = MinHashParams(num_perm=64, bands=8, rows=8, ngram=5, scheme=scheme)
     sig, _ = signatures(pa.array(texts), p, NormConfig())
     h, o = shingle_hashes(pa.array(texts), 5, NormConfig())
-    assert np.array_equal(sig, signatures_from_hashes(h, o, 64))
+    assert np.array_equal(sig, signatures_from_hashes(h, o, 64, scheme=scheme))
 
 
 def test_string_and_sliced_columns(texts):
