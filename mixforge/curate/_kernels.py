@@ -62,23 +62,18 @@ def _ascii_docs(offsets, data, out):
         out[i] = ok
 
 
-@njit(**_JIT)
-def _ascii_punct(c):
-    return (33 <= c <= 47) or (58 <= c <= 64) or (91 <= c <= 96) or (123 <= c <= 126)
+SEP_PUNCT = 1
+SEP_SPACE = 2
 
 
 @njit(**_JIT)
-def _ascii_space(c):
-    return c == 32 or (9 <= c <= 13) or (28 <= c <= 31)
+def _normalize_utf8(offsets, data, lower, punct, space, table, out_offsets, out):
+    """Punctuation and whitespace folding over UTF-8 (after NFKC and lowercase).
 
-
-@njit(**_JIT)
-def _normalize_ascii(offsets, data, lower, punct, space, out_offsets, out):
-    """The ASCII-only fast path of `normalize.normalize` (NFKC is the identity on ASCII).
-
-    Same order as the Arrow path: lowercase; each run of punctuation -> one space; each
-    run of whitespace -> one space, ends trimmed. Only rows with ``out_offsets`` set are
-    meaningful for pure-ASCII documents.
+    Decodes each code point, looks its class up in ``table`` (bit 1: Unicode P*/S*,
+    bit 2: whitespace as Python's ``str.isspace``), and writes: each run of punctuation
+    -> one space; each run of whitespace -> one space, ends trimmed; other code points
+    copied (ASCII letters lowercased when ``lower``).
     """
     pos = 0
     for i in range(offsets.shape[0] - 1):
@@ -86,28 +81,56 @@ def _normalize_ascii(offsets, data, lower, punct, space, out_offsets, out):
         prev_punct = False
         prev_space = False
         start = pos
-        for j in range(offsets[i], offsets[i + 1]):
+        j = offsets[i]
+        end = offsets[i + 1]
+        while j < end:
             c = data[j]
-            if lower and 65 <= c <= 90:
-                c += 32
-            if punct and _ascii_punct(c):
+            if c < 0x80:
+                n = 1
+                cp = np.int64(c)
+            elif c < 0xE0:
+                n = 2
+                cp = (np.int64(c & 0x1F) << 6) | np.int64(data[j + 1] & 0x3F)
+            elif c < 0xF0:
+                n = 3
+                cp = ((np.int64(c & 0x0F) << 12) | (np.int64(data[j + 1] & 0x3F) << 6)
+                      | np.int64(data[j + 2] & 0x3F))
+            else:
+                n = 4
+                cp = ((np.int64(c & 0x07) << 18) | (np.int64(data[j + 1] & 0x3F) << 12)
+                      | (np.int64(data[j + 2] & 0x3F) << 6) | np.int64(data[j + 3] & 0x3F))
+            cls = table[cp] if cp < table.shape[0] else 0
+            if punct and (cls & SEP_PUNCT):
                 if prev_punct:
+                    j += n
                     continue
                 prev_punct = True
-                c = 32
+                cls = SEP_SPACE
+                cp = 32
             else:
                 prev_punct = False
-            if space and _ascii_space(c):
-                if prev_space or pos == start:
+            if cp == 32 or (cls & SEP_SPACE):
+                if space:
+                    if not (prev_space or pos == start):
+                        out[pos] = 32
+                        pos += 1
                     prev_space = True
+                    j += n
                     continue
-                prev_space = True
-                out[pos] = 32
-                pos += 1
-                continue
+                if cp == 32:  # a space, or punctuation made a space
+                    out[pos] = 32
+                    pos += 1
+                    j += n
+                    continue
             prev_space = False
-            out[pos] = c
-            pos += 1
+            if n == 1:
+                out[pos] = c + 32 if lower and 65 <= c <= 90 else c
+                pos += 1
+            else:
+                for t in range(n):
+                    out[pos + t] = data[j + t]
+                pos += n
+            j += n
         if space and pos > start and out[pos - 1] == 32:
             pos -= 1
     out_offsets[offsets.shape[0] - 1] = pos
