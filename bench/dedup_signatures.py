@@ -1,14 +1,16 @@
 """MinHash signatures, per core: mixforge vs datasketch, rensa and datatrove, same docs.
 
 Everyone gets the same real documents (the local corpus), 128 permutations and word
-5-gram shingles of normalized text. Two comparisons:
+5-gram shingles. Two comparisons:
 
-- end to end (text -> signature): ours is normalize (Arrow) + the fused Numba kernel;
-  peers shingle in Python (the normalized text split on whitespace, 5-grams joined by
-  spaces), then: datasketch ``MinHash.bulk`` (SHA-1 per shingle, numpy permutations),
+- normalized text -> signature (the same input for everyone; normalized by us, not
+  timed): ours is the fused Numba shingling + MinHash kernel (one call per batch);
+  peers shingle in Python (split on whitespace, 5-grams joined by spaces), then:
+  datasketch ``MinHash.bulk`` (SHA-1 per shingle, numpy permutations),
   rensa ``RMinHash.digest_matrix_from_token_sets`` (Rust), datatrove's
-  ``MinhashDedupSignature.get_shingles`` + ``get_signature`` per document (its own
-  normalization and xxhash);
+  ``MinhashDedupSignature.get_shingles`` + ``get_signature`` per document (it gets the
+  raw text and does its own normalization, so it is timed with it). A second mixforge
+  row includes our normalization (raw text -> signature);
 - kernel only (shingle hashes -> signature): our ``signatures_from_hashes`` vs rensa's
   ``digest_matrix_from_flat_token_hashes`` on the same uint64 hashes.
 
@@ -82,7 +84,8 @@ def main() -> None:
     t_norm = best(lambda: normalize(texts, norm_cfg))
     normed = normalize(texts, norm_cfg)
     t_kernel = best(lambda: signatures(normed, params))
-    res["mixforge"] = (t_norm + t_kernel) / n
+    res["mixforge"] = t_kernel / n
+    res["mixforge incl. normalization"] = (t_norm + t_kernel) / n
     print(f"{n:,} docs, {mb:.1f} MB; mixforge: normalize {t_norm:.2f} s + kernel "
           f"{t_kernel:.2f} s = {mb / (t_norm + t_kernel):.0f} MB/s")
 

@@ -271,14 +271,30 @@ def _apply32(hashes, m, a, b, row):
     """affine32: row[k] = min over shingles of fmix32(fold32(h)) * a[k] + b[k] (mod 2^32).
 
     32-bit lanes: AVX2 multiplies and takes minima of 8 at once (u64 has no SIMD
-    multiply before AVX-512), which is why this is the default scheme.
+    multiply before AVX-512), which is why this is the default scheme. Four shingles
+    per pass over the permutations: a[k], b[k] and row[k] are loaded once for four
+    candidates (measured 1.5-2x over one shingle per pass; eight gained nothing more).
     """
     for k in range(a.shape[0]):
         row[k] = MAXU32
-    for j in range(m):
+    j = 0
+    while j + 4 <= m:
+        x0 = _fmix32(_fold32(hashes[j]))
+        x1 = _fmix32(_fold32(hashes[j + 1]))
+        x2 = _fmix32(_fold32(hashes[j + 2]))
+        x3 = _fmix32(_fold32(hashes[j + 3]))
+        for k in range(a.shape[0]):
+            ak = a[k]
+            bk = b[k]
+            v01 = min(uint32(x0 * ak + bk), uint32(x1 * ak + bk))
+            v23 = min(uint32(x2 * ak + bk), uint32(x3 * ak + bk))
+            row[k] = min(row[k], min(v01, v23))
+        j += 4
+    while j < m:
         x = _fmix32(_fold32(hashes[j]))
         for k in range(a.shape[0]):
             row[k] = min(row[k], uint32(x * a[k] + b[k]))
+        j += 1
 
 
 @njit(**_JIT)
