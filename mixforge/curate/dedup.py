@@ -387,7 +387,8 @@ def _removed(path: str, key: str) -> pa.Table:
 def drop_removed(table: pa.Table, spec: DropSpec) -> Step:
     """Split a batch into kept documents and duplicates (reason, cluster, kept twin)."""
     removed = _removed(spec.removed, spec.key)
-    pos = pc.index_in(table["id"], value_set=removed["id"].combine_chunks())
+    ids = pc.cast(table["id"], pa.large_string())
+    pos = pc.index_in(ids, value_set=pc.cast(removed["id"], pa.large_string()).combine_chunks())
     mask = pc.is_valid(pos)
     n = int(pc.sum(mask).as_py() or 0)
     if not n:
