@@ -22,9 +22,12 @@ the reference document (which is never written out) and removes every input memb
 
 Memory bound of the global steps, per input document: map — none (one record batch at a
 time: about ``batch_rows`` x (text bytes + 8 x num_perm)); shuffle on disk — 24 B x
-bands (fuzzy, 14 bands: 336 B) or 24 B (exact); reduce — about 45 B (see `lsh`) plus
-~100 B per document that is in a cluster; drop — each worker holds the removed ids (~70 B
-per removed document). The 1,000,000-document measurement is in docs/benchmarks.md.
+bands (fuzzy, 14 bands: 336 B, 202 B after lz4) or 24 B (exact); reduce — about 45 B
+(see `lsh`) plus ~100 B per document that is in a cluster, plus, when verifying, 8 B per
+distinct shingle of each document with a candidate: measured 540 B per document in all
+(slope of peak RSS between 250k and 1M synthetic documents, verification on); drop —
+each worker holds the removed ids (~70 B per removed document). The measurements are in
+docs/benchmarks.md (1M documents: 1.25 GB peak over all processes).
 
 Re-running resumes: map shards and drop shards have markers; the reduce is skipped when
 its key (config + every map shard's key) matches ``_clusters/_reduce.json``. Same input
