@@ -67,13 +67,85 @@ SEP_SPACE = 2
 
 
 @njit(**_JIT)
-def _normalize_utf8(offsets, data, lower, punct, space, table, out_offsets, out):
+def _decode(data, j):
+    """(code point, byte length) of the UTF-8 sequence at ``data[j]`` (valid UTF-8)."""
+    c = data[j]
+    if c < 0x80:
+        return np.int64(c), 1
+    if c < 0xE0:
+        return (np.int64(c & 0x1F) << 6) | np.int64(data[j + 1] & 0x3F), 2
+    if c < 0xF0:
+        return ((np.int64(c & 0x0F) << 12) | (np.int64(data[j + 1] & 0x3F) << 6)
+                | np.int64(data[j + 2] & 0x3F)), 3
+    return ((np.int64(c & 0x07) << 18) | (np.int64(data[j + 1] & 0x3F) << 12)
+            | (np.int64(data[j + 2] & 0x3F) << 6) | np.int64(data[j + 3] & 0x3F)), 4
+
+
+@njit(**_JIT)
+def _encode(cp, out, pos):
+    """Write code point ``cp`` as UTF-8 at ``out[pos]``; return the new position."""
+    if cp < 0x80:
+        out[pos] = cp
+        return pos + 1
+    if cp < 0x800:
+        out[pos] = 0xC0 | (cp >> 6)
+        out[pos + 1] = 0x80 | (cp & 0x3F)
+        return pos + 2
+    if cp < 0x10000:
+        out[pos] = 0xE0 | (cp >> 12)
+        out[pos + 1] = 0x80 | ((cp >> 6) & 0x3F)
+        out[pos + 2] = 0x80 | (cp & 0x3F)
+        return pos + 3
+    out[pos] = 0xF0 | (cp >> 18)
+    out[pos + 1] = 0x80 | ((cp >> 12) & 0x3F)
+    out[pos + 2] = 0x80 | ((cp >> 6) & 0x3F)
+    out[pos + 3] = 0x80 | (cp & 0x3F)
+    return pos + 4
+
+
+@njit(**_JIT)
+def _mark_unknown(offsets, data, lowmap, seen):
+    """seen[cp] = True for every non-ASCII code point whose ``lowmap`` entry is unknown."""
+    for i in range(offsets.shape[0] - 1):
+        j = offsets[i]
+        while j < offsets[i + 1]:
+            if data[j] < 0x80:
+                j += 1
+                continue
+            cp, n = _decode(data, j)
+            if cp < lowmap.shape[0] and lowmap[cp] == -2:
+                seen[cp] = True
+            j += n
+
+
+@njit(**_JIT)
+def _unsafe_docs(offsets, data, lowmap, out):
+    """out[i] = document i holds a code point NFKC or lowercase may change in context."""
+    for i in range(offsets.shape[0] - 1):
+        bad = False
+        j = offsets[i]
+        while j < offsets[i + 1]:
+            if data[j] < 0x80:
+                j += 1
+                continue
+            cp, n = _decode(data, j)
+            if cp >= lowmap.shape[0] or lowmap[cp] < 0:
+                bad = True
+                break
+            j += n
+        out[i] = bad
+
+
+@njit(**_JIT)
+def _normalize_utf8(offsets, data, lower, punct, space, table, lowmap, out_offsets, out):
     """Punctuation and whitespace folding over UTF-8 (after NFKC and lowercase).
 
     Decodes each code point, looks its class up in ``table`` (bit 1: Unicode P*/S*,
     bit 2: whitespace as Python's ``str.isspace``), and writes: each run of punctuation
     -> one space; each run of whitespace -> one space, ends trimmed; other code points
-    copied (ASCII letters lowercased when ``lower``).
+    copied, lowercased when ``lower`` (ASCII directly, others through ``lowmap`` where
+    it holds a code point, >= 0). ``out`` needs 1.5x the input bytes (a 2-byte letter
+    can lowercase to 3 bytes).
     """
     pos = 0
     for i in range(offsets.shape[0] - 1):
@@ -85,20 +157,7 @@ def _normalize_utf8(offsets, data, lower, punct, space, table, out_offsets, out)
         end = offsets[i + 1]
         while j < end:
             c = data[j]
-            if c < 0x80:
-                n = 1
-                cp = np.int64(c)
-            elif c < 0xE0:
-                n = 2
-                cp = (np.int64(c & 0x1F) << 6) | np.int64(data[j + 1] & 0x3F)
-            elif c < 0xF0:
-                n = 3
-                cp = ((np.int64(c & 0x0F) << 12) | (np.int64(data[j + 1] & 0x3F) << 6)
-                      | np.int64(data[j + 2] & 0x3F))
-            else:
-                n = 4
-                cp = ((np.int64(c & 0x07) << 18) | (np.int64(data[j + 1] & 0x3F) << 12)
-                      | (np.int64(data[j + 2] & 0x3F) << 6) | np.int64(data[j + 3] & 0x3F))
+            cp, n = _decode(data, j)
             cls = table[cp] if cp < table.shape[0] else 0
             if punct and (cls & SEP_PUNCT):
                 if prev_punct:
@@ -126,6 +185,8 @@ def _normalize_utf8(offsets, data, lower, punct, space, table, out_offsets, out)
             if n == 1:
                 out[pos] = c + 32 if lower and 65 <= c <= 90 else c
                 pos += 1
+            elif lower and cp < lowmap.shape[0] and lowmap[cp] >= 0 and lowmap[cp] != cp:
+                pos = _encode(lowmap[cp], out, pos)
             else:
                 for t in range(n):
                     out[pos + t] = data[j + t]

@@ -57,6 +57,24 @@ def test_normalize_matches_naive(texts, flags):
     assert got == [N.normalize(t, *flags) for t in texts]
 
 
+LETTERS = [*"ÀÉÎÕÜàéîõüÇçÑñŁłŚśŽžΑΒΓΔαβγδАБВГабвг日本語ȺȾ", "한", "ﬁ", "①", "  ", ". "]
+
+
+@pytest.mark.parametrize("flags", [(True, True, True, True), (False, True, False, False),
+                                   (True, False, True, True)])
+def test_normalize_fast_unicode_path(flags):
+    """Letters NFKC leaves alone are lowercased in the Numba pass (Ⱥ -> ⱥ grows from 2 to
+    3 bytes); a document with any other code point (ﬁ, ①, Hangul) takes Arrow's path."""
+    rng = random.Random(3)
+    texts = ["".join(rng.choice(LETTERS[:-4] + LETTERS[-2:]) for _ in range(rng.randint(0, 30)))
+             for _ in range(200)]
+    texts += ["".join(rng.choice(LETTERS) for _ in range(rng.randint(0, 30)))
+              for _ in range(200)]
+    texts += ["Ⱥ" * 50, "ȺȺ ﬁ", "ΑΒΓ ΔΕ"]
+    got = normalize(pa.array(texts), NormConfig(*flags)).to_pylist()
+    assert got == [N.normalize(t, *flags) for t in texts]
+
+
 def test_normalize_mixed_and_sliced_batches(texts):
     arr = pa.chunked_array([pa.array(texts[:250]), pa.array(texts[250:])]).slice(100, 400)
     assert normalize(arr, NormConfig()).to_pylist() == [N.normalize(t) for t in
