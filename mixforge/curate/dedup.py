@@ -27,7 +27,7 @@ bands (fuzzy, 14 bands: 336 B, 202 B after lz4) or 24 B (exact); reduce — abou
 distinct shingle of each document with a candidate: measured 540 B per document in all
 (slope of peak RSS between 250k and 1M synthetic documents, verification on); drop —
 each worker holds the removed ids (~70 B per removed document). The measurements are in
-docs/benchmarks.md (1M documents: 1.25 GB peak over all processes).
+docs/benchmarks.md (1M documents: 1.3 GB peak over all processes).
 
 Re-running resumes: map shards and drop shards have markers; the reduce is skipped when
 its key (config + every map shard's key) matches ``_clusters/_reduce.json``. Same input
@@ -36,6 +36,7 @@ and config give byte-identical outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import time
@@ -383,15 +384,16 @@ class DropSpec:
 
 
 @lru_cache(maxsize=2)
-def _removed(path: str, key: str) -> pa.Table:
-    return pq.read_table(path)
+def _removed(path: str, key: str) -> tuple[pa.Array, pa.Table]:
+    """The removed ids (large_string, one chunk) and their table, once per process."""
+    removed = pq.read_table(path)
+    return pc.cast(removed["id"], pa.large_string()).combine_chunks(), removed
 
 
 def drop_removed(table: pa.Table, spec: DropSpec) -> Step:
     """Split a batch into kept documents and duplicates (reason, cluster, kept twin)."""
-    removed = _removed(spec.removed, spec.key)
-    ids = pc.cast(table["id"], pa.large_string())
-    pos = pc.index_in(ids, value_set=pc.cast(removed["id"], pa.large_string()).combine_chunks())
+    removed_ids, removed = _removed(spec.removed, spec.key)
+    pos = pc.index_in(pc.cast(table["id"], pa.large_string()), value_set=removed_ids)
     mask = pc.is_valid(pos)
     n = int(pc.sum(mask).as_py() or 0)
     if not n:
@@ -412,7 +414,7 @@ def resolve_input(run_dir: str | Path, cfg: Config) -> Config:
     run_dir = Path(run_dir)
     if (isinstance(cfg, FuzzyConfig) and cfg.input_stage == "dedup_exact"
             and not (run_dir / "dedup_exact" / "_markers").is_dir()):
-        cfg.input_stage = "ingest"
+        cfg = dataclasses.replace(cfg, input_stage="ingest")
     if not (run_dir / cfg.input_stage / "_markers").is_dir():
         msg = (f"{run_dir / cfg.input_stage}: no finished stage here; run it first or "
                "pass --input-stage")
