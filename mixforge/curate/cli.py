@@ -11,7 +11,8 @@ from ..config import click_options, from_flags, to_dict
 from ..executor import get_executor
 from ..progress import shard_bar
 from ..stats import stage_files
-from .dedup import ExactConfig, FuzzyConfig, dedup as run_dedup, resolve_input
+from .dedup import ExactConfig, FuzzyConfig, resolve_input
+from .dedup import dedup as run_dedup
 
 STAT_KEYS = ("docs", "reference_docs", "candidate_edges", "candidate_pairs", "verified_pairs",
              "clusters", "docs_in_clusters", "duplicates", "kept", "rejected",

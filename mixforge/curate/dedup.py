@@ -22,9 +22,12 @@ the reference document (which is never written out) and removes every input memb
 
 Memory bound of the global steps, per input document: map — none (one record batch at a
 time: about ``batch_rows`` x (text bytes + 8 x num_perm)); shuffle on disk — 24 B x
-bands (fuzzy, 14 bands: 336 B) or 24 B (exact); reduce — about 45 B (see `lsh`) plus
-~100 B per document that is in a cluster; drop — each worker holds the removed ids (~70 B
-per removed document). The 1,000,000-document measurement is in docs/benchmarks.md.
+bands (fuzzy, 14 bands: 336 B, 202 B after lz4) or 24 B (exact); reduce — about 45 B
+(see `lsh`) plus ~100 B per document that is in a cluster, plus, when verifying, 8 B per
+distinct shingle of each document with a candidate: measured 540 B per document in all
+(slope of peak RSS between 250k and 1M synthetic documents, verification on); drop —
+each worker holds the removed ids (~70 B per removed document). The measurements are in
+docs/benchmarks.md (1M documents: 1.3 GB peak over all processes).
 
 Re-running resumes: map shards and drop shards have markers; the reduce is skipped when
 its key (config + every map shard's key) matches ``_clusters/_reduce.json``. Same input
@@ -33,6 +36,7 @@ and config give byte-identical outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import time
@@ -113,6 +117,9 @@ class FuzzyConfig(ExactConfig):
     fp_weight: float = opt(0.1, "Weight of false positives in the band/row search.")
     fn_weight: float = opt(0.9, "Weight of false negatives in the band/row search.")
     verify: bool = opt(True, "Check candidate pairs by exact Jaccard of shingle sets.")
+    scheme: Literal["affine32", "affine64"] = opt(
+        "affine32", "MinHash permutation scheme (datasketch's names); affine32 is ~6x "
+        "faster on AVX2.")
 
     kind = "fuzzy"
 
@@ -128,9 +135,11 @@ class FuzzyConfig(ExactConfig):
 
     def params(self) -> MinHashParams:
         if self.bands is not None and self.rows is not None:
-            return MinHashParams(self.num_perm, self.bands, self.rows, self.ngram, self.seed)
+            return MinHashParams(self.num_perm, self.bands, self.rows, self.ngram, self.seed,
+                                 self.scheme)
         return MinHashParams.from_threshold(self.threshold, self.num_perm, self.ngram,
-                                            self.seed, (self.fp_weight, self.fn_weight))
+                                            self.seed, (self.fp_weight, self.fn_weight),
+                                            self.scheme)
 
 
 Config = ExactConfig | FuzzyConfig
@@ -159,7 +168,8 @@ def _source_files(path: str) -> list[Path]:
             return files
     elif p.is_file() and p.suffix == ".parquet":
         return [p]
-    msg = f"reference {path!r}: no parquet files there; give a stage folder, a folder of parquet files or a .parquet file"
+    msg = (f"reference {path!r}: no parquet files there; give a stage folder, a folder "
+           "of parquet files or a .parquet file")
     raise ConfigError(msg)
 
 
@@ -252,9 +262,13 @@ def _shingles_loader(tasks: list[ShardTask], offsets: np.ndarray, cfg: FuzzyConf
             rows = involved[shard_of == s] - offsets[s]
             text = pq.read_table(tasks[s].inputs[0], columns=["text"])["text"].take(rows)
             h, o = shingle_hashes(text, cfg.ngram, cfg.norm())
-            parts.append(h)
+            # keep each document's distinct shingles only (about 5% fewer, and sorted)
+            h, o = lsh.shingle_sets(h, o, inplace=True)
+            parts.append(h.copy())
             counts.append(np.diff(o))
+            del text, h
         hashes = np.concatenate(parts)
+        del parts
         off = np.zeros(len(involved) + 1, np.int64)
         np.cumsum(np.concatenate(counts), out=off[1:])
         return hashes, off
@@ -370,14 +384,16 @@ class DropSpec:
 
 
 @lru_cache(maxsize=2)
-def _removed(path: str, key: str) -> pa.Table:
-    return pq.read_table(path)
+def _removed(path: str, key: str) -> tuple[pa.Array, pa.Table]:
+    """The removed ids (large_string, one chunk) and their table, once per process."""
+    removed = pq.read_table(path)
+    return pc.cast(removed["id"], pa.large_string()).combine_chunks(), removed
 
 
 def drop_removed(table: pa.Table, spec: DropSpec) -> Step:
     """Split a batch into kept documents and duplicates (reason, cluster, kept twin)."""
-    removed = _removed(spec.removed, spec.key)
-    pos = pc.index_in(table["id"], value_set=removed["id"].combine_chunks())
+    removed_ids, removed = _removed(spec.removed, spec.key)
+    pos = pc.index_in(pc.cast(table["id"], pa.large_string()), value_set=removed_ids)
     mask = pc.is_valid(pos)
     n = int(pc.sum(mask).as_py() or 0)
     if not n:
@@ -398,9 +414,10 @@ def resolve_input(run_dir: str | Path, cfg: Config) -> Config:
     run_dir = Path(run_dir)
     if (isinstance(cfg, FuzzyConfig) and cfg.input_stage == "dedup_exact"
             and not (run_dir / "dedup_exact" / "_markers").is_dir()):
-        cfg.input_stage = "ingest"
+        cfg = dataclasses.replace(cfg, input_stage="ingest")
     if not (run_dir / cfg.input_stage / "_markers").is_dir():
-        msg = f"{run_dir / cfg.input_stage}: no finished stage here; run it first or pass --input-stage"
+        msg = (f"{run_dir / cfg.input_stage}: no finished stage here; run it first or "
+               "pass --input-stage")
         raise ConfigError(msg)
     return cfg
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from scipy import sparse
 
 from .lsh import shingle_sets
 from .normalize import NormConfig, shingle_hashes
@@ -20,6 +19,8 @@ def all_pairs_jaccard(texts: pa.Array | pa.ChunkedArray, ngram: int = 5,
                       norm: NormConfig | None = None, min_jaccard: float = 0.5,
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, jaccard) of every pair i < j with exact shingle-set Jaccard >= min_jaccard."""
+    from scipy import sparse  # a datasketch dependency, only needed here
+
     h, o = shingle_sets(*shingle_hashes(texts, ngram, norm or NormConfig()))
     n = len(o) - 1
     _, col = np.unique(h, return_inverse=True)
@@ -44,7 +45,7 @@ def pair_quality(cluster_of: np.ndarray, i: np.ndarray, j: np.ndarray, jac: np.n
     """
     same = cluster_of[i] == cluster_of[j]
     strong = jac >= threshold + margin
-    ids, counts = np.unique(cluster_of[cluster_of >= 0], return_counts=True)
+    _, counts = np.unique(cluster_of[cluster_of >= 0], return_counts=True)
     reported = int((counts * (counts - 1) // 2).sum())
     true_pos = int((same & (jac >= threshold)).sum())
     near = int((same & (jac >= threshold - 0.1)).sum())

@@ -84,7 +84,10 @@ def read_bucket(files: Iterable[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     h2 = t["h2"].to_numpy()
     idx = t["idx"].to_numpy()
     order = np.lexsort((idx, h2, h1))
-    return h1[order], h2[order], idx[order]
+    out = h1[order], h2[order], idx[order]
+    del t, tables, h1, h2, idx
+    pa.default_memory_pool().release_unused()  # hand the bucket's Arrow buffers back
+    return out
 
 
 def bucket_edges(h1: np.ndarray, h2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,18 +127,17 @@ def unique_edges(eu: np.ndarray, ev: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return lo[keep], hi[keep]
 
 
-def shingle_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each document's shingle hashes sorted and de-duplicated (new hashes, offsets)."""
-    counts = np.diff(offsets)
-    doc = np.repeat(np.arange(len(counts)), counts)
-    order = np.lexsort((hashes, doc))
-    h, d = hashes[order], doc[order]
-    keep = np.ones(len(h), bool)
-    keep[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
-    h, d = h[keep], d[keep]
-    new = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(np.bincount(d, minlength=len(counts)), out=new[1:])
-    return h, new
+def shingle_sets(hashes: np.ndarray, offsets: np.ndarray, inplace: bool = False,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's shingle hashes sorted and de-duplicated (new hashes, offsets).
+
+    Sorts a copy of ``hashes`` (or, ``inplace``, the array itself) segment by segment:
+    no index arrays, so the memory is the hashes themselves.
+    """
+    h = hashes if inplace else np.array(hashes, dtype=np.uint64, copy=True)
+    new = np.empty(len(offsets), np.int64)
+    K._sort_unique_segments(h, np.ascontiguousarray(offsets, np.int64), new)
+    return h[: new[-1]], new
 
 
 def pair_jaccard(hashes: np.ndarray, offsets: np.ndarray, pu: np.ndarray,
@@ -152,13 +154,14 @@ def verify_edges(eu: np.ndarray, ev: np.ndarray, threshold: float,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep the candidate edges whose exact shingle-set Jaccard is >= ``threshold``.
 
-    ``shingles_of(sorted_idx)`` returns the (hashes, offsets) of those documents.
-    Returns the kept edges and every candidate's Jaccard.
+    ``shingles_of(sorted_idx)`` returns the (hashes, offsets) of those documents, each
+    document's hashes sorted and distinct (as `shingle_sets` makes them). Returns the
+    kept edges and every candidate's Jaccard.
     """
     if not len(eu):
         return eu, ev, np.empty(0)
     involved = np.unique(np.concatenate([eu, ev]))
-    hashes, offsets = shingle_sets(*shingles_of(involved))
+    hashes, offsets = shingles_of(involved)
     j = pair_jaccard(hashes, offsets, np.searchsorted(involved, eu),
                      np.searchsorted(involved, ev))
     ok = j >= threshold

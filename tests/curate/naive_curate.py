@@ -86,12 +86,27 @@ def doc_hash128(text: str) -> tuple[int, int]:
     return fmix64(h1 ^ n), fmix64(h2 ^ ((n * FM2) & M64))
 
 
-def minhash(hashes: list[int], a: list[int], b: list[int]) -> list[int]:
-    sig = [M64] * len(a)
-    for h in hashes:
-        x = fmix64(h)
+M32 = (1 << 32) - 1
+
+
+def fmix32(h: int) -> int:
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & M32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & M32
+    return h ^ (h >> 16)
+
+
+def minhash(hashes: list[int], a: list[int], b: list[int], scheme: str = "affine32",
+            ) -> list[int]:
+    if scheme == "affine64":
+        mask, xs = M64, [fmix64(h) for h in hashes]
+    else:
+        mask, xs = M32, [fmix32((h ^ (h >> 32)) & M32) for h in hashes]
+    sig = [mask] * len(a)
+    for x in xs:
         for k in range(len(a)):
-            sig[k] = min(sig[k], (x * a[k] + b[k]) & M64)
+            sig[k] = min(sig[k], (x * int(a[k]) + int(b[k])) & mask)
     return sig
 
 

@@ -20,8 +20,8 @@ from mixforge.curate.normalize import NormConfig, exact_keys, normalize, shingle
 
 from . import naive_curate as N
 
-POOL = list("abcdeéxyzABCÉ   \t\n\r\v.,;!?-'\"()[]«»—…0129€$+") + [
-    "\u00a0", "\u2028", "\u3000", "ﬁ", "Ｆ", "①", "ß", "Ω", "日本", "😀", "\x1c", "\x85"]
+POOL = [*"abcdeéxyzABCÉ   \t\n\r\v.,;!?-'\"()[]«»—…0129€$+",
+        "\u00a0", "\u2028", "\u3000", "ﬁ", "Ｆ", "①", "ß", "Ω", "日本", "😀", "\x1c", "\x85"]
 
 
 def random_texts(n: int, seed: int) -> list[str]:
@@ -35,9 +35,19 @@ def real_texts(table: pa.Table, n: int = 150) -> list[str]:
     return [t[:3000] for t in rng.sample(texts, n)]
 
 
+ASCII_POOL = [chr(c) for c in range(0, 128)] + list("aaaeee     ..,,")
+
+
+def random_ascii(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(ASCII_POOL) for _ in range(rng.randint(0, 40)))
+            for _ in range(n)]
+
+
 @pytest.fixture(scope="module")
 def texts(ingested_table) -> list[str]:
-    return random_texts(300, 1) + real_texts(ingested_table)
+    """Random Unicode, random ASCII (the normalizer's fast path) and real documents."""
+    return random_texts(300, 1) + random_ascii(300, 2) + real_texts(ingested_table)
 
 
 @pytest.mark.parametrize("flags", [(True, True, True, True), (False, False, False, False),
@@ -45,6 +55,33 @@ def texts(ingested_table) -> list[str]:
 def test_normalize_matches_naive(texts, flags):
     got = normalize(pa.array(texts), NormConfig(*flags)).to_pylist()
     assert got == [N.normalize(t, *flags) for t in texts]
+
+
+LETTERS = [*"ÀÉÎÕÜàéîõüÇçÑñŁłŚśŽžΑΒΓΔαβγδАБВГабвг日本語ȺȾ", "한", "ﬁ", "①", "  ", ". "]
+
+
+@pytest.mark.parametrize("flags", [(True, True, True, True), (False, True, False, False),
+                                   (True, False, True, True)])
+def test_normalize_fast_unicode_path(flags):
+    """Letters NFKC leaves alone are lowercased in the Numba pass (Ⱥ -> ⱥ grows from 2 to
+    3 bytes); a document with any other code point (ﬁ, ①, Hangul) takes Arrow's path."""
+    rng = random.Random(3)
+    texts = ["".join(rng.choice(LETTERS[:-4] + LETTERS[-2:]) for _ in range(rng.randint(0, 30)))
+             for _ in range(200)]
+    texts += ["".join(rng.choice(LETTERS) for _ in range(rng.randint(0, 30)))
+              for _ in range(200)]
+    texts += ["Ⱥ" * 50, "ȺȺ ﬁ", "ΑΒΓ ΔΕ"]
+    got = normalize(pa.array(texts), NormConfig(*flags)).to_pylist()
+    assert got == [N.normalize(t, *flags) for t in texts]
+
+
+def test_normalize_mixed_and_sliced_batches(texts):
+    arr = pa.chunked_array([pa.array(texts[:250]), pa.array(texts[250:])]).slice(100, 400)
+    assert normalize(arr, NormConfig()).to_pylist() == [N.normalize(t) for t in
+                                                         texts[100:500]]
+    ascii_only = [t for t in texts[300:600]]
+    assert normalize(pa.array(ascii_only), NormConfig()).to_pylist() == [
+        N.normalize(t) for t in ascii_only]
 
 
 def test_exact_keys_match_naive(texts):
@@ -66,25 +103,27 @@ def test_shingles_match_naive(texts, ngram):
         assert hashes[offsets[i]:offsets[i + 1]].tolist() == N.shingles(t, ngram)
 
 
-def test_minhash_and_bands_match_naive(texts):
-    p = MinHashParams(num_perm=16, bands=4, rows=4, ngram=3, seed=7)
-    a, b = permutations(16, 7)
+@pytest.mark.parametrize("scheme", ["affine32", "affine64"])
+def test_minhash_and_bands_match_naive(texts, scheme):
+    p = MinHashParams(num_perm=16, bands=4, rows=4, ngram=3, seed=7, scheme=scheme)
+    a, b = permutations(16, 7, scheme)
     sub = texts[::4]  # the naive twin is slow
     sig, counts = signatures(pa.array(sub), p, NormConfig())
     bands = band_hashes(sig, p)
     for i, t in enumerate(sub):
         sh = N.shingles(N.normalize(t), 3)
         assert counts[i] == len(sh)
-        want = N.minhash(sh, a.tolist(), b.tolist())
+        want = N.minhash(sh, a.tolist(), b.tolist(), scheme)
         assert sig[i].tolist() == want
         assert bands[i].tolist() == N.band_hashes(want, 4, 4)
 
 
-def test_fused_kernel_equals_two_step(texts):
-    p = MinHashParams(num_perm=64, bands=8, rows=8, ngram=5)
+@pytest.mark.parametrize("scheme", ["affine32", "affine64"])
+def test_fused_kernel_equals_two_step(texts, scheme):
+    p = MinHashParams(num_perm=64, bands=8, rows=8, ngram=5, scheme=scheme)
     sig, _ = signatures(pa.array(texts), p, NormConfig())
     h, o = shingle_hashes(pa.array(texts), 5, NormConfig())
-    assert np.array_equal(sig, signatures_from_hashes(h, o, 64))
+    assert np.array_equal(sig, signatures_from_hashes(h, o, 64, scheme=scheme))
 
 
 def test_string_and_sliced_columns(texts):

@@ -17,23 +17,35 @@ from mixforge.curate.minhash import (
 )
 from mixforge.curate.normalize import NormConfig, normalize, shingle_hashes
 
+SCHEMES = ["affine32", "affine64"]
 
+
+def fold32(h: int) -> int:
+    """What affine32 feeds on: the 64-bit shingle hash folded to 32 bits."""
+    return (h ^ (h >> 32)) & 0xFFFFFFFF
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("num_perm,seed", [(128, 1), (37, 42)])
-def test_permutations_are_datasketchs(num_perm, seed):
-    a, b = permutations(num_perm, seed)
-    ds = MinHash(num_perm=num_perm, seed=seed, scheme="affine64")
+def test_permutations_are_datasketchs(num_perm, seed, scheme):
+    a, b = permutations(num_perm, seed, scheme)
+    ds = MinHash(num_perm=num_perm, seed=seed, scheme=scheme)
     assert np.array_equal(a, ds.permutations[0]) and np.array_equal(b, ds.permutations[1])
+    assert a.dtype == ds.permutations[0].dtype
 
 
-def test_signatures_equal_datasketch_on_real_text(ingested_table):
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_signatures_equal_datasketch_on_real_text(ingested_table, scheme):
     texts = ingested_table["text"].slice(0, 60)
     h, o = shingle_hashes(texts, 5, NormConfig())
-    ours = signatures_from_hashes(h, o, 128, seed=3)
-    fused, _ = signatures(texts, MinHashParams(128, 16, 8, 5, 3), NormConfig())
+    ours = signatures_from_hashes(h, o, 128, seed=3, scheme=scheme)
+    fused, _ = signatures(texts, MinHashParams(128, 16, 8, 5, 3, scheme), NormConfig())
     assert np.array_equal(ours, fused)
+    hashfunc = fold32 if scheme == "affine32" else int
     for i in range(len(texts)):
-        m = MinHash(num_perm=128, seed=3, scheme="affine64", hashfunc=int)
+        m = MinHash(num_perm=128, seed=3, scheme=scheme, hashfunc=hashfunc)
         m.update_batch(h[o[i]:o[i + 1]].tolist())
+        assert m.hashvalues.dtype == ours.dtype
         assert np.array_equal(m.hashvalues, ours[i]), i
 
 

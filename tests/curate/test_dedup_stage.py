@@ -193,3 +193,16 @@ def test_cli(run_copy):
     stats = json.loads((run_copy / "dedup_exact" / "_dedup.json").read_text())
     assert stats["kept"] + stats["rejected"] == stats["docs"]
     assert np.isfinite(stats["peak_rss_mb_main"])
+
+
+def test_empty_texts_empty_shards_and_null_scores(tmp_path):
+    full = docs(["", "", "   ", "a b c d e f", "A b c d e f!"],
+                score=[None, 1.0, 2.0, None, 3.0])
+    write_stage(tmp_path, "ingest", [full.slice(0, 0), full])
+    r = dedup(ExactConfig(keep="score", score_column="score"), tmp_path, ONE)
+    # empty texts are exact duplicates of each other; a null score ranks last
+    assert read_stage(tmp_path, "dedup_exact")["id"].to_pylist() == ["d002", "d004"]
+    assert r.stats["duplicates"] == 3
+    # fuzzy: texts without words get no band rows, so they never cluster
+    r = dedup(FuzzyConfig(input_stage="ingest", output_stage="fz"), tmp_path, ONE)
+    assert rejects(tmp_path, "fz")["id"].to_list() == ["d004"]  # keep=first keeps d003
