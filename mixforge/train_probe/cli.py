@@ -42,7 +42,8 @@ def sweep(run_dir: Path, workers: int | None, executor: str, dry_run: bool, **fl
     Mixes come from --mix files/folders, or are sampled from a seeded Dirichlet
     (--n-probes, --prior, --concentration). Probes train --k at a time as one batched
     model; results.jsonl gets one row per probe as each batch finishes, and a rerun
-    skips finished probes.
+    skips finished probes. --workers defaults to 1 here: on a small CPU one process with
+    a larger --k uses the cores better than several processes.
     """
     from ..tokenize.store import TokenStore
 
