@@ -83,9 +83,8 @@ def summary_table(df: pl.DataFrame, rows: int = 20) -> str:
     wcols = [c for c in df.columns if c.startswith("w:")]
     bpb = [c for c in df.columns if c.startswith("bpb:") and c != "bpb:avg"]
     targets = [c for c in bpb if f"w:{c[4:]}" not in wcols]
-    top = df.with_columns(
-        pl.Series("mix (top 3)", [
-            ", ".join(f"{c[2:]} {w:.2f}" for c, w in sorted(
+    top = df.with_columns(pl.col("seed").cast(pl.Utf8), pl.Series("mix (top 3)", [
+            " ".join(f"{c[2:]}={w:.2f}" for c, w in sorted(
                 ((c, r[c]) for c in wcols), key=lambda cw: -cw[1])[:3])
             for r in df.iter_rows(named=True)]))
     cols = ["probe", "seed", "mix (top 3)", "bpb:avg", *targets, "tokens", "wall_s"]
