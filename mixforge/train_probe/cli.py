@@ -42,7 +42,8 @@ def sweep(run_dir: Path, workers: int | None, executor: str, dry_run: bool, **fl
     Mixes come from --mix files/folders, or are sampled from a seeded Dirichlet
     (--n-probes, --prior, --concentration). Probes train --k at a time as one batched
     model; results.jsonl gets one row per probe as each batch finishes, and a rerun
-    skips finished probes.
+    skips finished probes. --workers defaults to 1 here: on a small CPU one process with
+    a larger --k uses the cores better than several processes.
     """
     from ..tokenize.store import TokenStore
 
@@ -82,9 +83,8 @@ def summary_table(df: pl.DataFrame, rows: int = 20) -> str:
     wcols = [c for c in df.columns if c.startswith("w:")]
     bpb = [c for c in df.columns if c.startswith("bpb:") and c != "bpb:avg"]
     targets = [c for c in bpb if f"w:{c[4:]}" not in wcols]
-    top = df.with_columns(
-        pl.Series("mix (top 3)", [
-            ", ".join(f"{c[2:]} {w:.2f}" for c, w in sorted(
+    top = df.with_columns(pl.col("seed").cast(pl.Utf8), pl.Series("mix (top 3)", [
+            " ".join(f"{c[2:]}={w:.2f}" for c, w in sorted(
                 ((c, r[c]) for c in wcols), key=lambda cw: -cw[1])[:3])
             for r in df.iter_rows(named=True)]))
     cols = ["probe", "seed", "mix (top 3)", "bpb:avg", *targets, "tokens", "wall_s"]

@@ -208,9 +208,11 @@ def train_probes(store: TokenStore, heldout: HeldOut, mixes: list[Mix], seeds: l
         if on_step:
             on_step(k * b * t)
         if step + 1 in at_eval:
-            for i, row in enumerate(evaluate(model, windows, store, targets, device=device,
-                                             autocast=cuda)):
+            rows = evaluate(model, windows, store, targets, device=device, autocast=cuda)
+            for i, row in enumerate(rows):
                 curves[i].append({"step": step + 1, "tokens": (step + 1) * b * t, **row})
+            log.info("step %d/%d: held-out bpb:avg %s", step + 1, steps,
+                     " ".join(f"{r['bpb:avg']:.3f}" for r in rows))
     train_loss = torch.stack(losses).float().cpu().numpy()  # (steps, K)
     log.info("trained %d probe(s) in %.1f s", k, time.perf_counter() - start)
     return [ProbeRun({kk: v for kk, v in curves[i][-1].items() if ":" in kk}, curves[i],

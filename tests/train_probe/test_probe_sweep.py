@@ -133,3 +133,17 @@ def test_cli_probe_sweep_runs_and_resumes(token_store, tmp_path):
     assert dry.exit_code == 0 and "p0003 seed" in dry.output
     bad = CliRunner().invoke(main, [*args, "--depth", "0"])
     assert bad.exit_code == 2 and "depth must be >= 1" in bad.output
+
+
+@pytest.mark.slow
+def test_sweep_in_a_process_pool_equals_inline(token_store, tmp_path):
+    """Batches in two worker processes give the same rows as one process (slow: starts
+    two forkserver workers that import torch)."""
+    from mixforge.executor import LocalExecutor
+
+    inline = run_sweep(sweep_cfg(token_store, tmp_path / "a", n_probes=4), tmp_path)
+    cfg = sweep_cfg(token_store, tmp_path / "b", n_probes=4)
+    cfg.train.threads = 1
+    pooled = run_sweep(cfg, tmp_path, LocalExecutor(2))
+    cols = [c for c in inline.results.columns if c.startswith(("loss:", "bpb:", "w:"))]
+    assert pooled.results.select(cols).equals(inline.results.select(cols))
