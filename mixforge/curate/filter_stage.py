@@ -14,7 +14,7 @@ rules (`filters`) assign each document its first failing rule or none. Outputs:
 
 Counts per shard (in its marker and ``_stage.json``): docs_in = kept + rejected, and
 ``dropped_<reason>`` per rule. Memory: one batch of documents plus its statistics
-(35 int64 per document) and the kernel's scratch (~110 bytes per character of the
+(35 int64 per document) and the kernel's scratch (~180 bytes per UTF-8 byte of the
 batch's longest document).
 """
 
@@ -89,7 +89,8 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
     Examples
     --------
     >>> import pyarrow as pa
-    >>> docs = pa.table({"id": ["a"], "text": ["hi"], "domain": ["d"], "source": ["s"]})
+    >>> docs = pa.table({"id": ["a"], "text": ["Too short to keep."], "domain": ["d"],
+    ...                  "source": ["s"]})
     >>> r = filter_table(docs, FilterConfig())
     >>> r.kept.num_rows, r.rejected["reason"].to_pylist()
     (0, ['gopher_short_doc'])
