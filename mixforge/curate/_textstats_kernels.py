@@ -227,14 +227,19 @@ def _url_like(cps, a, b, F):
             break
     if h1 - h0 < 4:
         return False
+    # labels: [A-Za-z0-9\u00a1-\uffff], with '-' and '_' inside (spaCy's URL_PATTERN)
     last_dot = -1
     for i in range(h0, h1):
         c = cps[i]
         if c == 46:
-            if i == h0 or cps[i - 1] == 46 or cps[i - 1] == 45:
+            if i == h0 or cps[i - 1] == 46 or cps[i - 1] == 45 or cps[i - 1] == 95:
                 return False
             last_dot = i
-        elif not ((F[c] & F_ALPHA) or (F[c] & F_DIGIT) or c == 45 or c == 95):
+        elif c == 45 or c == 95:
+            if i == h0 or cps[i - 1] == 46:
+                return False
+        elif not ((48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
+                  or (0xA1 <= c <= 0xFFFF)):
             return False
     if last_dot < 0 or h1 - last_dot - 1 < 2:
         return False

@@ -91,6 +91,11 @@ def filter_cmd(run_dir: Path, workers: int | None, executor: str, config_path: P
         df = pl.DataFrame({"reason": [r for r, _ in reasons], "docs": [v for _, v in reasons],
                            "share": [round(v / n, 4) for _, v in reasons]})
         click.echo(table(df, "dropped per reason (first failing rule)"))
+    groups = [(k[len("flagged_"):], v) for k, v in totals.items() if k.startswith("flagged_")]
+    if groups:
+        df = pl.DataFrame({"group": [g for g, _ in groups], "docs": [v for _, v in groups],
+                           "share": [round(v / n, 4) for _, v in groups]})
+        click.echo(table(df, "dropped by each rule group alone"))
     verb = "would keep" if dry_run else "kept"
     click.echo(f"filter: {verb} {totals.get('kept', 0):,} of {totals.get('docs_in', 0):,} "
                f"documents ({totals.get('rejected', 0):,} dropped)")

@@ -13,9 +13,10 @@ rules (`filters`) assign each document its first failing rule or none. Outputs:
   the first ``sample_per_reason`` dropped documents per reason, for the report.
 
 Counts per shard (in its marker and ``_stage.json``): docs_in = kept + rejected, and
-``dropped_<reason>`` per rule. Memory: one batch of documents plus its statistics
-(35 int64 per document) and the kernel's scratch (~110 bytes per character of the
-batch's longest document).
+``dropped_<reason>`` per rule (the first failing one), ``flagged_<group>`` per rule group
+(what that group alone would drop, as each datatrove filter run alone would). Memory:
+one batch of documents plus its statistics (35 int64 per document) and the kernel's
+scratch (~180 bytes per UTF-8 byte of the batch's longest document).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ..ingest import PARQUET_OPTS
 from ..rundir import MARKERS, ShardTask, StageReport, atomic_path, run_stage
 from ..schema import check_documents
 from ..stage import plan_documents
-from .filters import FilterConfig, drop_reasons
+from .filters import GROUPS, FilterConfig, drop_reasons
 from .textstats import compute_stats
 
 log = logging.getLogger(__name__)
@@ -89,14 +90,16 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
     Examples
     --------
     >>> import pyarrow as pa
-    >>> docs = pa.table({"id": ["a"], "text": ["hi"], "domain": ["d"], "source": ["s"]})
+    >>> docs = pa.table({"id": ["a"], "text": ["Too short to keep."], "domain": ["d"],
+    ...                  "source": ["s"]})
     >>> r = filter_table(docs, FilterConfig())
     >>> r.kept.num_rows, r.rejected["reason"].to_pylist()
     (0, ['gopher_short_doc'])
     """
     check_documents(table)
     scores = score_table(table, cfg)
-    reasons = drop_reasons(pl.from_arrow(scores), cfg)
+    stats = pl.from_arrow(scores)
+    reasons = drop_reasons(stats, cfg)
     keep = reasons.is_null().to_arrow()
     kept = table.filter(keep)
     drop = pa.compute.invert(keep)
@@ -113,6 +116,10 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
     counts = {"docs_in": table.num_rows, "kept": kept.num_rows, "rejected": rejected.num_rows}
     for reason, n in (reasons.drop_nulls().value_counts(sort=True).iter_rows()):
         counts[f"dropped_{reason}"] = int(n)
+    for group in GROUPS:  # what each group alone would drop (as each datatrove filter would)
+        if getattr(cfg, group).enabled and (group != "language" or cfg.language.languages):
+            alone = drop_reasons(stats, cfg, (group,))
+            counts[f"flagged_{group}"] = alone.len() - alone.null_count()
     return FilterResult(kept, rejected, scores, counts)
 
 

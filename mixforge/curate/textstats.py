@@ -20,8 +20,8 @@ large majority of documents and the filter decisions agree on >= 99.5% of docume
 (tests/curate/test_filters_agreement.py; numbers in docs/filters.md).
 
 Sentences (C4's minimum of five) are counted as spaCy's rule-based ``sentencizer`` does,
-over the same tokens. Memory: about 110 bytes per character of the longest document in a
-batch (scratch arrays reused across the batch).
+over the same tokens. Memory: kernel scratch of at most ~180 bytes per UTF-8 byte of the
+longest document in a batch (e.g. 180 MB for a 1 MB document), reused across the batch.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def compute_stats(texts, params: StatsParams | None = None) -> pa.Table:
     --------
     >>> t = compute_stats(["The cat sat on the mat.\\nIt was happy."])
     >>> t["n_words"].to_pylist(), t["gq_lines"].to_pylist()
-    ([10], [2])
+    ([11], [2])
     """
     params = params or StatsParams()
     args = _kernel_args(params)

@@ -57,6 +57,12 @@ def test_stage_writes_kept_scores_rejects_and_samples(run):
     docs = _read(stage_files(run / "ingest"))
     assert t["docs_in"] == docs.height == t["kept"] + t["rejected"]
     assert sum(v for k, v in t.items() if k.startswith("dropped_")) == t["rejected"]
+    # each group alone drops at least what it is the first reason for, and at most all drops
+    for group, prefix in (("gopher_quality", "dropped_gopher_"), ("c4", "dropped_c4_"),
+                          ("fineweb", "dropped_fineweb_")):
+        first = sum(v for k, v in t.items() if k.startswith(prefix)
+                    and not k.startswith("dropped_gopher_rep_"))
+        assert first <= t[f"flagged_{group}"] <= t["rejected"]
     kept = _read(stage_files(run / "filter"))
     rejects = _read(sorted((run / "filter" / "rejects").glob("*.parquet")))
     scores = _read(sorted((run / "filter" / "scores").glob("*.parquet")))
