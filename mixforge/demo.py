@@ -17,6 +17,9 @@ from .curate.filters import C4Config, FilterConfig, GopherQualityConfig, Languag
 from .ingest import IngestConfig
 from .mixers.export_config import ExportConfig
 from .pipeline import MixSection, PipelineConfig, run_pipeline
+from .train_probe.model import ProbeConfig
+from .train_probe.sweep import SweepConfig
+from .train_probe.train import TrainConfig as ProbeTrainConfig
 from .progress import shard_bar, table
 from .stats import run_stats
 from .tokenize.stage import TokenizeConfig
@@ -41,7 +44,10 @@ def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
                             language=LanguageConfig(languages=[])),
         tokenizer=TokenizerTrainConfig(vocab_size=8192),
         tokenize=TokenizeConfig(),
-        mix=MixSection(strategy="unimax", epoch_cap=2.0),
+        # tiny probes (1 block, ~80k parameters): 12 mixes x 60k tokens, batched as one model
+        probe=SweepConfig(n_probes=12, k=12, probe=ProbeConfig(depth=1, seq_len=64),
+                          train=ProbeTrainConfig(tokens=60_000, batch_size=8, evals=2)),
+        mix=MixSection(strategy="regmix", epoch_cap=2.0),
         export=[ExportConfig(format="nanogpt", over_cap="shrink"),
                 ExportConfig(format="megatron", over_cap="shrink")],
     )
@@ -82,6 +88,10 @@ def run_demo(out: str | Path, max_mb: float = 20.0, workers: int | None = None,
     for name, df in run_stats(run_dir).items():
         echo(table(df, f"[{name}] documents per domain"))
     echo(table(summary(run_dir, results), "summary"))
+    if "probe" in results:
+        from .train_probe.cli import summary_table
+
+        echo(summary_table(results["probe"].results, rows=5))
     echo(f"mix: {results.get('mix')}")
     echo(f"report: {results.get('report')}")
     return run_dir
