@@ -101,7 +101,8 @@ def ingest(inputs: tuple[str, ...], run_dir: Path, workers: int | None, executor
     Formats: .jsonl / .jsonl.gz / .jsonl.zst, .parquet, folders of .txt/.md files, saved
     Hugging Face datasets and hf:NAME[@CONFIG][:SPLIT]. Reruns skip finished shards.
     """
-    from .ingest import IngestConfig, ingest as run_ingest, plan_ingest
+    from .ingest import IngestConfig, plan_ingest
+    from .ingest import ingest as run_ingest
 
     cfg = from_flags(IngestConfig, {**flags, "inputs": list(inputs)})
     n = len(plan_ingest(cfg, run_dir))

@@ -17,13 +17,13 @@ from .curate.filters import C4Config, FilterConfig, GopherQualityConfig, Languag
 from .ingest import IngestConfig
 from .mixers.export_config import ExportConfig
 from .pipeline import MixSection, PipelineConfig, run_pipeline
-from .train_probe.model import ProbeConfig
-from .train_probe.sweep import SweepConfig
-from .train_probe.train import TrainConfig as ProbeTrainConfig
 from .progress import shard_bar, table
 from .stats import run_stats
 from .tokenize.stage import TokenizeConfig
 from .tokenize.train import TrainConfig as TokenizerTrainConfig
+from .train_probe.model import ProbeConfig
+from .train_probe.sweep import SweepConfig
+from .train_probe.train import TrainConfig as ProbeTrainConfig
 
 
 def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,

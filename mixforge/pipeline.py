@@ -18,18 +18,18 @@ from typing import Any, Literal
 import yaml
 
 from .config import from_dict, opt, to_dict
-from .errors import ConfigError
-from .executor import Executor, get_executor
 from .curate.dedup import ExactConfig, FuzzyConfig, dedup
 from .curate.filter_stage import plan_filter, run_filter
 from .curate.filters import FilterConfig
+from .errors import ConfigError
+from .executor import Executor, get_executor
 from .ingest import IngestConfig, ingest, plan_ingest
 from .mixers.export_config import ExportConfig
-from .train_probe.sweep import SweepConfig, run_sweep
 from .stats import stage_files
 from .tokenize.stage import TokenizeConfig, tokenize
 from .tokenize.train import TrainConfig as TokenizerTrainConfig
 from .tokenize.train import latest_stage, train_tokenizer
+from .train_probe.sweep import SweepConfig, run_sweep
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ def local_run(tmp_path_factory, corpus_dir):
 
 
 def test_counts_are_conserved_through_every_stage(local_run):
-    tmp, cfg, results = local_run
+    _tmp, cfg, results = local_run
     run = Path(cfg.run_dir)
     previous_kept = None
     for stage in DOC_STAGES:

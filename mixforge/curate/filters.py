@@ -43,7 +43,7 @@ class GopherQualityConfig:
     max_non_alpha_words_ratio: float | None = opt(0.8, "Min fraction of words with a letter "
                                                   "(datatrove's name kept).")
     min_stop_words: int | None = opt(2, "Min number of distinct stop words present.")
-    stop_words: list[str] = opt(list(GOPHER_STOP_WORDS), "Gopher's stop words (exact case).")  # noqa: RUF009
+    stop_words: list[str] = opt(list(GOPHER_STOP_WORDS), "Gopher's stop words (exact case).")
 
 
 @dataclass
@@ -56,10 +56,10 @@ class GopherRepetitionConfig:
     dup_line_char_frac: float | None = opt(0.2, "Max fraction of characters in duplicated lines.")
     dup_para_char_frac: float | None = opt(0.2, "Max fraction of characters in duplicated "
                                            "paragraphs.")
-    top_n_grams: dict[str, float] = opt(  # noqa: RUF009
+    top_n_grams: dict[str, float] = opt(
         {"2": 0.2, "3": 0.18, "4": 0.16},
         "n -> max character fraction of the top n-gram (n in 2..4).")
-    dup_n_grams: dict[str, float] = opt(  # noqa: RUF009
+    dup_n_grams: dict[str, float] = opt(
         {"5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10},
         "n -> max character fraction of duplicated n-grams (n in 5..10).")
 
@@ -121,7 +121,7 @@ class LanguageConfig:
 
     enabled: bool = opt(True, "Identify the language of every document (columns language, "
                         "language_score).")
-    languages: list[str] = opt(["en"], "Keep only these ISO 639-1 codes (empty: keep all).")  # noqa: RUF009
+    languages: list[str] = opt(["en"], "Keep only these ISO 639-1 codes (empty: keep all).")
     min_score: float = opt(0.65, "Drop documents whose top-language probability is at or "
                            "below this (datatrove's default threshold).")
     max_chars: int = opt(4000, "Identify from the first this many characters (cost is "

@@ -19,8 +19,8 @@ PACKABLE = ("megatron", "hf-parquet", "hf-disk", "mds")  # row formats: --seq-le
 class ExportConfig:
     """Options of `mixforge export` (and the `export` section of a pipeline config)."""
 
-    format: FormatName = opt("nanogpt", "The training format to write.")  # noqa: RUF009
-    out: Path = opt(Path("export"), "The export folder (written atomically).",  # noqa: RUF009
+    format: FormatName = opt("nanogpt", "The training format to write.")
+    out: Path = opt(Path("export"), "The export folder (written atomically).",
                     flag="--out")
     val_fraction: float = opt(0.005, "Share of the budget held out for validation (whole "
                               "documents per domain, never repeated, never in train).")

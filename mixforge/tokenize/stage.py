@@ -55,7 +55,7 @@ class TokenizeConfig:
     tokenizer: str = opt("", "The tokenizer: a tokenizer.json path, hf:ORG/NAME (local cache), "
                          "tiktoken:NAME or a .tiktoken file (default: <run>/tokenizer/"
                          "tokenizer.json, from `mixforge tokenizer train`).")
-    framing: Framing = opt("eos", "Special tokens around each document: append EOS, prepend "  # noqa: RUF009
+    framing: Framing = opt("eos", "Special tokens around each document: append EOS, prepend "
                            "BOS, both, or none.")
     bos_token: str = opt("", "The BOS token string (default: <|bos|>, <s>, <|begin_of_text|>, "
                          "<|startoftext|> or <|endoftext|>, the first the tokenizer has).")

@@ -37,7 +37,7 @@ class TrainConfig:
     """Options of `mixforge tokenizer train`."""
 
     vocab_size: int = opt(32768, "Vocabulary size, special tokens included.")
-    special_tokens: list[str] = opt(["<|endoftext|>", "<|bos|>"],  # noqa: RUF009
+    special_tokens: list[str] = opt(["<|endoftext|>", "<|bos|>"],
                                     "Special tokens, given the first ids in this order.")
     min_frequency: int = opt(2, "A pair must occur this many times to be merged.")
     pattern: str = opt(GPT4_PATTERN, "The pre-tokenizer split regex (GPT-4's by default).")

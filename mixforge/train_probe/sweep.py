@@ -68,7 +68,7 @@ class SweepConfig:
 
     store: str | None = opt(None, "The token store folder (default: <run>/tokenize).")
     out: str | None = opt(None, "The sweep folder (default: <run>/probes).")
-    mixes: list[str] = opt([], _MIXES_HELP, flag="--mix")  # noqa: RUF009 (a default_factory)
+    mixes: list[str] = opt([], _MIXES_HELP, flag="--mix")
     strategy: Literal["dirichlet", "regmix"] = opt(
         "regmix", "How to sample mixes when no mix file is given: regmix (prior tokens^0.5, "
         "Dirichlet over a range of strengths, capped at the final budget, small weights "
@@ -86,7 +86,7 @@ class SweepConfig:
     k: int = opt(8, "Probes trained together as one batched model.")
     heldout_frac: float = opt(0.05, "Hold out about this fraction of each domain's tokens.")
     heldout_tokens: int = opt(16384, "...but at most this many held-out tokens per domain.")
-    targets: list[str] = opt([], _TARGETS_HELP, flag="--target")  # noqa: RUF009
+    targets: list[str] = opt([], _TARGETS_HELP, flag="--target")
     probe: ProbeConfig = field(default_factory=ProbeConfig,
                                metadata={"help": "The probe model's shape."})
     train: TrainConfig = field(default_factory=TrainConfig,
