@@ -174,6 +174,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None,
                 f"<pre>{html.escape(t)}</pre>" for t in texts)
         rep.add("Rejects", body)
     stats = run_stats(run_dir)
+    stats = {s: stats[s] for s in stages_of(run_dir) if s in stats}
     if stats:
         per = pl.concat([df.filter(pl.col("domain") != "TOTAL")
                          .select("domain", pl.col("docs").alias(stage))
@@ -183,6 +184,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None,
             _bar(per, "domain", list(stats), "documents per domain at each stage", "docs"),
             "domain sizes"))
     _tokens_section(run_dir, rep)
+    _probe_section(run_dir, rep)
     _mix_section(run_dir, rep)
     for section in extra_sections or []:
         section(run_dir, rep)
@@ -230,3 +232,41 @@ def _mix_section(run_dir: Path, rep: Report) -> None:
     rep.add("Mixes", _table_html(df) + rep.img(
         _bar(df, "domain", list(cols), "domain weights: chosen mixes vs natural and uniform",
              "weight"), "mix weights"))
+
+
+def _probe_section(run_dir: Path, rep: Report) -> None:
+    path = run_dir / "probes" / "results.parquet"
+    store = run_dir / "tokenize" / "store.json"
+    if not path.exists() or not store.exists():
+        return
+    from .mixers.fit import fit_table
+
+    results = pl.read_parquet(path)
+    if results.is_empty() or "bpb:avg" not in results.columns:
+        return
+    domains = sorted(c[2:] for c in results.columns if c.startswith("w:"))
+    per = pl.DataFrame([{"domain": d, "best probe": results[f"bpb:{d}"].min(),
+                         "mean": results[f"bpb:{d}"].mean(),
+                         "worst probe": results[f"bpb:{d}"].max()} for d in domains])
+    body = (f"<p>{len(results)} probes, held-out bits per byte per domain "
+            f"(lower is better)</p>" + _table_html(per.with_columns(
+                pl.col("best probe", "mean", "worst probe").round(4))) + rep.img(
+        _bar(per, "domain", ["best probe", "mean", "worst probe"],
+             "held-out bpb per domain across the probes", "bits per byte"), "probe bpb"))
+    tokens = {d: v["tokens"] for d, v in json.loads(store.read_text())["domains"].items()}
+    if len(results) >= 4:
+        fit, preds = fit_table(results, tokens)
+        body += "<h3>Fit on held-out probes (5-fold CV)</h3>" + _table_html(fit)
+
+        def draw(ax):
+            y = preds["actual"].reshape(-1)
+            p = preds["mixing_law"].reshape(-1)
+            ax.scatter(y, p, s=12)
+            lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
+            ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
+            ax.set_xlabel("actual held-out bpb")
+            ax.set_ylabel("predicted (mixing law, CV)")
+            ax.set_title("predicted vs actual, every probe x domain")
+
+        body += rep.img(_png(draw), "predicted vs actual")
+    rep.add("Probes", body)
