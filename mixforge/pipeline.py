@@ -38,9 +38,11 @@ log = logging.getLogger(__name__)
 class MixSection:
     """The mix to export: a strategy over the token store (`mixforge mix plan`)."""
 
-    strategy: Literal["natural", "uniform", "temperature", "unimax", "manual", "regmix"] = opt(
+    strategy: Literal["natural", "uniform", "temperature", "unimax", "manual", "regmix",
+                      "doremi"] = opt(
         "unimax", "How weights are chosen; regmix fits the probe sweep's results and "
-        "proposes the mix with the lowest predicted held-out bpb.")
+        "proposes the mix with the lowest predicted held-out bpb; doremi reweights by a "
+        "proxy probe's excess loss over a reference probe.")
     regressor: Literal["mixing_law", "linear"] = opt("mixing_law", "regmix: the loss model.")
     kl: float = opt(0.05, "regmix: pull toward the prior (KL weight).")
     target: str | None = opt(None, "regmix: minimize this domain's bpb (default: the mean).")
@@ -124,6 +126,11 @@ def run_mix(section: MixSection, run_dir: Path) -> Path:
 
     tokens = store_tokens(TokenStore(run_dir / "tokenize"))
     budget = section.budget_tokens or sum(tokens.values())
+    if section.strategy == "doremi":
+        from .mixers.doremi import DoReMiConfig, doremi
+
+        mix, _ = doremi(TokenStore(run_dir / "tokenize"), DoReMiConfig(seed=section.seed))
+        return mix.save(run_dir / "mix" / "doremi.yaml")
     if section.strategy == "regmix":
         import polars as pl
 

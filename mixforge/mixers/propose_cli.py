@@ -31,9 +31,12 @@ def _probe_results(run_dir: Path):
 @click.command(context_settings=CONTEXT)
 @click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
               help="A run with a token store and a probe sweep (RUN_DIR/probes).")
-@click.option("--strategy", type=click.Choice(["regmix"]), default="regmix",
-              show_default=True, help="regmix: fit a regressor on the probe results and "
-              "minimize its predicted held-out bpb.")
+@click.option("--strategy", type=click.Choice(["regmix", "doremi"]), default="regmix",
+              show_default=True, help="regmix: fit a regressor on the probe sweep's results "
+              "and minimize its predicted held-out bpb. doremi: train a reference and a "
+              "proxy probe and reweight domains by excess loss (no sweep needed).")
+@click.option("--doremi-steps", type=int, default=200, show_default=True,
+              help="doremi: training steps of the reference and the proxy.")
 @click.option("--regressor", type=click.Choice(["mixing_law", "linear"]),
               default="mixing_law", show_default=True, help="The loss model of the mix.")
 @click.option("--target", default=None,
@@ -47,10 +50,22 @@ def _probe_results(run_dir: Path):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Where to write the mix (default: RUN_DIR/mix/regmix.yaml).")
-def propose(run_dir: Path, strategy: str, regressor: str, target: str | None, kl: float,
-            budget: int, epoch_cap: float, seed: int, out: Path | None) -> None:
-    """Propose the mix that minimizes predicted held-out bpb, from a probe sweep."""
+def propose(run_dir: Path, strategy: str, doremi_steps: int, regressor: str,
+            target: str | None, kl: float, budget: int, epoch_cap: float, seed: int,
+            out: Path | None) -> None:
+    """Propose a mix: regmix (from a probe sweep) or doremi (reference + proxy probes)."""
     import polars as pl
+
+    if strategy == "doremi":
+        from .doremi import DoReMiConfig, doremi
+
+        m, info = doremi(_store(run_dir), DoReMiConfig(steps=doremi_steps, seed=seed))
+        df = pl.DataFrame([{"domain": d, "doremi (average)": round(w, 4),
+                            "final alpha": round(info["final_alpha"][d], 4)}
+                           for d, w in m.weights.items()])
+        click.echo(table(df, f"DoReMi weights ({doremi_steps} steps)"))
+        click.echo(f"mix: {m.save(out or run_dir / 'mix' / 'doremi.yaml')}")
+        return
 
     from .propose import propose_mix
     from .strategies import store_tokens

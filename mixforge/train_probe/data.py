@@ -175,13 +175,17 @@ class MixSampler:
 
     def next_batch(self) -> np.ndarray:
         """(batch_size, seq_len + 1) int64 tokens: inputs are [:, :-1], targets [:, 1:]."""
+        return self.next_labeled_batch()[0]
+
+    def next_labeled_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """The next batch and each row's domain (an index into ``self.domains``)."""
         length = self.seq_len + 1
         rows = np.empty((self.batch_size, length), dtype=np.int64)
         doms = self.next_domains(self.batch_size)
         starts = self.rng.integers(0, self.n_tokens[doms])
         for r, (j, start) in enumerate(zip(doms.tolist(), starts.tolist(), strict=True)):
             rows[r] = self.streams[j].window(start, length)
-        return rows
+        return rows, doms
 
     def tokens_per_domain(self) -> dict[str, int]:
         """Training tokens drawn so far per domain (windows x seq_len)."""
