@@ -168,6 +168,10 @@ def run(config: Path, dry_run: bool) -> None:
 
     cfg = load_pipeline(config)
     click.echo(describe(cfg))
+    from .ingest import plan_ingest
+
+    shards = len(plan_ingest(cfg.ingest, cfg.run_dir))  # inputs exist and are readable
+    click.echo(f"# ingest: {shards} shards")
     if dry_run:
         click.echo("dry run: nothing was run")
         return

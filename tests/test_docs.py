@@ -20,3 +20,16 @@ def test_readme_commands_are_what_ci_runs():
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
     assert "make test" in (ROOT / ".ci/run").read_text()
+
+
+def test_example_configs_are_valid(tmp_path):
+    import shutil
+
+    from mixforge.pipeline import load_pipeline
+
+    for example in sorted((ROOT / "examples").glob("*.yaml")):
+        copy = tmp_path / "examples" / example.name
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copy(example, copy)
+        cfg = load_pipeline(copy)  # every key and type checked
+        assert cfg.ingest is not None and cfg.ingest.inputs, example.name
