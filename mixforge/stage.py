@@ -112,16 +112,19 @@ def map_documents(run_dir: str | Path, in_stage: str, out_stage: str, fn: DocFn,
 DOCUMENT_STAGES = ("filter", "dedup_fuzzy", "dedup_exact", "ingest")  # latest first
 
 
-def latest_document_stage(run_dir: str | Path, requested: str | None = None) -> str:
-    """``requested`` if given, else the most curated document stage the run has finished."""
+def latest_document_stage(run_dir: str | Path, requested: str | None = None,
+                          candidates: tuple[str, ...] = DOCUMENT_STAGES) -> str:
+    """``requested`` if given, else the first of ``candidates`` (latest first) the run has
+    finished: what a stage reads when the user does not say."""
     run_dir = Path(run_dir)
     if requested:
         if not (run_dir / requested / "_markers").is_dir():
-            msg = f"stage {requested!r} has not run in {run_dir}"
+            msg = (f"stage {requested!r} has not run in {run_dir}; run it first or choose "
+                   f"one of {list(candidates)}")
             raise ConfigError(msg)
         return requested
-    for name in DOCUMENT_STAGES:
+    for name in candidates:
         if (run_dir / name / "_markers").is_dir():
             return name
-    msg = f"{run_dir} holds no document stage yet; run `mixforge ingest` first"
+    msg = f"{run_dir}: none of {list(candidates)} has run; run `mixforge ingest` first"
     raise ConfigError(msg)

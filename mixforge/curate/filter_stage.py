@@ -31,12 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import to_dict
-from ..errors import ConfigError
 from ..executor import Executor, OnResult, get_executor
 from ..ingest import PARQUET_OPTS
-from ..rundir import MARKERS, ShardTask, StageReport, atomic_path, run_stage
+from ..rundir import ShardTask, StageReport, atomic_path, run_stage
 from ..schema import check_documents
-from ..stage import plan_documents
+from ..stage import latest_document_stage, plan_documents
 from .filters import GROUPS, FilterConfig, drop_reasons
 from .textstats import compute_stats
 
@@ -58,17 +57,7 @@ class FilterResult:
 
 def resolve_input_stage(run_dir: str | Path, input_stage: str | None = None) -> str:
     """The stage to filter: ``input_stage``, else the latest of dedup_fuzzy/dedup_exact/ingest."""
-    run_dir = Path(run_dir)
-    if input_stage:
-        if not (run_dir / input_stage / MARKERS).is_dir():
-            msg = f"{run_dir / input_stage}: no finished shards; run that stage first"
-            raise ConfigError(msg)
-        return input_stage
-    for name in INPUT_STAGES:
-        if (run_dir / name / MARKERS).is_dir():
-            return name
-    msg = f"{run_dir}: none of {list(INPUT_STAGES)} has run; run `mixforge ingest` first"
-    raise ConfigError(msg)
+    return latest_document_stage(run_dir, input_stage, INPUT_STAGES)
 
 
 def score_table(table: pa.Table, cfg: FilterConfig) -> pa.Table:

@@ -22,14 +22,14 @@ import pyarrow.parquet as pq
 from ..config import config_hash, opt, to_dict
 from ..errors import ConfigError
 from ..rundir import atomic_path, read_marker, write_json
-from ..stage import input_key
+from ..stage import DOCUMENT_STAGES, input_key, latest_document_stage
 from ..stats import stage_files
 from .sources import load_tokenizer
 
 log = logging.getLogger(__name__)
 GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
                 r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""")
-DOC_STAGES = ("filter", "dedup_fuzzy", "dedup_exact", "ingest")
+DOC_STAGES = DOCUMENT_STAGES
 
 
 @dataclass
@@ -57,17 +57,7 @@ class TrainConfig:
 
 def latest_stage(run_dir: str | Path, stage: str | None = None) -> str:
     """The document stage to read: ``stage`` if given, else the latest one that finished."""
-    run_dir = Path(run_dir)
-    if stage:
-        if not (run_dir / stage / "_markers").is_dir():
-            msg = f"{run_dir}: stage {stage!r} has not run; choose one of {DOC_STAGES}"
-            raise ConfigError(msg)
-        return stage
-    for s in DOC_STAGES:
-        if (run_dir / s / "_markers").is_dir():
-            return s
-    msg = f"{run_dir}: no document stage ({', '.join(DOC_STAGES)}); run `mixforge ingest` first"
-    raise ConfigError(msg)
+    return latest_document_stage(run_dir, stage, DOC_STAGES)
 
 
 def iter_texts(files: list[Path], max_bytes: float = 0, batch_rows: int = 1024

@@ -111,7 +111,7 @@ def test_input_stage_is_the_latest_document_stage(run):
     assert resolve_input_stage(run) == "ingest"
     shutil.copytree(run / "ingest", run / "dedup_exact")
     assert resolve_input_stage(run) == "dedup_exact"
-    with pytest.raises(ConfigError, match="no finished shards"):
+    with pytest.raises(ConfigError, match="has not run"):
         resolve_input_stage(run, "dedup_fuzzy")
 
 
