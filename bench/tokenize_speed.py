@@ -13,7 +13,7 @@ Same tokenizer, same documents (a run's ingested corpus), in one process run:
 
 Usage::
 
-    PYTHONPATH=$PWD python -m bench.tokenize --run /tmp/run --tokenizer TOKENIZER.json
+    PYTHONPATH=$PWD python -m bench.tokenize_speed --run /tmp/run --tokenizer TOKENIZER.json
 
 (run it as a module: as a script, bench/ would shadow the standard library `tokenize`)
 
