@@ -130,10 +130,6 @@ def config_hash(obj: Any, *extra: Any) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 
 
-def help_of(cls: type, name: str) -> str:
-    return next(f.metadata.get("help", "") for f in dataclasses.fields(cls) if f.name == name)
-
-
 def click_options(cls: type, skip: tuple[str, ...] = ()) -> typing.Callable:
     """Decorate a click command with one option per dataclass field (help from the field)."""
     hints = typing.get_type_hints(cls)

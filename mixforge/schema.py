@@ -42,7 +42,3 @@ def check_documents(table: pa.Table | pa.RecordBatch, where: str = "table") -> N
     if kind not in (pa.string(), pa.large_string()):
         msg = f"{where}: column 'text' has type {kind}, expected a string"
         raise ConfigError(msg)
-
-
-def empty_rejects() -> pa.Table:
-    return REJECT_SCHEMA.empty_table()

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import ConfigError
 from ..materialize import Chunk
-from .base import ExportContext, SplitResult, SplitWriter, rel
+from .base import ExportContext, SplitResult, SplitWriter, rel, require_uint16_eot
 
 NAME = "llmc"
 PACKABLE = False
@@ -25,14 +25,7 @@ MAGIC, VERSION, HEADER_INTS = 20240520, 1, 256
 
 
 def check(ctx: ExportContext) -> None:
-    if ctx.vocab_size > 1 << 16:
-        msg = (f"llm.c shards (version 1) are uint16: ids up to 65,535, but the vocabulary "
-               f"has {ctx.vocab_size:,}; use --format megatron, hf-parquet or mds")
-        raise ConfigError(msg)
-    if not ctx.eos_terminated:
-        msg = ("llm.c shards mark document boundaries with an end-of-text token, but the "
-               "documents do not end with one and the store names no eos_id; pass --eos-id")
-        raise ConfigError(msg)
+    require_uint16_eot(ctx, "llm.c shards (version 1) are", "llm.c shards mark")
     if ctx.shard_tokens < 1 or ctx.shard_tokens >= 1 << 31:
         msg = f"llm.c shard_tokens must be in [1, 2^31), got {ctx.shard_tokens}"
         raise ConfigError(msg)

@@ -12,23 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError
 from ..materialize import Chunk
-from .base import ExportContext, SplitResult, SplitWriter, rel
+from .base import ExportContext, SplitResult, SplitWriter, rel, require_uint16_eot
 
 NAME = "nanogpt"
 PACKABLE = False
 
 
 def check(ctx: ExportContext) -> None:
-    if ctx.vocab_size > 1 << 16:
-        msg = (f"nanoGPT's .bin files are uint16: ids up to 65,535, but the vocabulary has "
-               f"{ctx.vocab_size:,}; use --format megatron, hf-parquet or mds")
-        raise ConfigError(msg)
-    if not ctx.eos_terminated:
-        msg = ("nanoGPT marks document boundaries with an end-of-text token, but the "
-               "documents do not end with one and the store names no eos_id; pass --eos-id")
-        raise ConfigError(msg)
+    require_uint16_eot(ctx, "nanoGPT's .bin files are", "nanoGPT marks")
 
 
 class Writer(SplitWriter):
