@@ -3,6 +3,13 @@
 Session-scoped and built once: a ~3 MB corpus of all seven domains, ingested into a run
 directory, and a token store made with a tiny byte-level BPE trained in-process (as
 nanochat's tests do). Tests that write must copy, never modify these.
+
+The corpus is pinned: `mixforge corpus` draws on what the machine has installed (Debian
+licence, copyright and changelog files, the venv's package READMEs, the Python patch
+release), so its bytes differ from machine to machine. The tests read a frozen copy in
+`tests/data/` (made once by `tests/data/make_pinned.py`), checked against
+`tests/data/SHA256SUMS` before use, so every expected value follows from the same bytes
+on every machine.
 """
 
 from __future__ import annotations
@@ -14,21 +21,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from mixforge.corpus import build_corpus
 from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
 from mixforge.stats import stage_files
 from mixforge.tokenize.store import finalize_store, write_shard
-
-CORPUS_MB = 3.0
+from tests.pinned import pinned_copy
 
 
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real local corpus, about 3 MB over seven domains (read-only for tests)."""
-    out = tmp_path_factory.mktemp("corpus")
-    build_corpus(out, max_mb=CORPUS_MB)
-    return out
+    """The pinned real corpus, about 3 MB over seven domains (read-only for tests)."""
+    return pinned_copy("corpus", tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.fixture(scope="session")

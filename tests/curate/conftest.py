@@ -9,19 +9,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mixforge.corpus import build_corpus
 from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
 from mixforge.stats import stage_files
-
-NEAR_DUP_MB = 8.0
+from tests.pinned import pinned_copy
 
 
 @pytest.fixture(scope="session")
 def near_dup_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Licence texts and Debian copyright files (~8 MB, full of near-duplicates), ingested."""
-    corpus = tmp_path_factory.mktemp("neardup_corpus")
-    build_corpus(corpus, max_mb=NEAR_DUP_MB, domains=["licenses", "debian_copyright"])
+    """Licence texts and Debian copyright files (~8 MB, full of near-duplicates), ingested.
+
+    Pinned bytes (tests/data/near_dup, checked against SHA256SUMS), so the pair counts
+    the quality test asserts on are the same on every machine.
+    """
+    corpus = pinned_copy("near_dup", tmp_path_factory.mktemp("neardup_corpus"))
     run = tmp_path_factory.mktemp("neardup_run")
     ingest(IngestConfig(inputs=[str(corpus)], shard_mb=0.3), run, LocalExecutor(1))
     return run

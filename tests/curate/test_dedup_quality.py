@@ -21,7 +21,9 @@ def test_recall_and_precision_against_brute_force(near_dup_run, near_dup_table, 
     cluster[df["idx"].to_numpy()] = df["cluster"].to_numpy()
     i, j, jac = all_pairs_jaccard(near_dup_table["text"], min_jaccard=0.5)
     q = pair_quality(cluster, i, j, jac, threshold=0.8)
-    assert q["pairs_above_threshold_plus_margin"] >= 100  # real near-duplicates are there
+    # the pinned near-dup corpus (tests/data/near_dup) holds exactly this many pairs at
+    # Jaccard >= 0.85 by brute force: a different count means the data or the brute force moved
+    assert q["pairs_above_threshold_plus_margin"] == 184
     assert q["recall_above_threshold_plus_margin"] >= 0.95
     assert q["precision"] >= 0.85
     assert q["precision_within_0.1"] >= 0.97
