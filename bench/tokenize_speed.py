@@ -18,7 +18,7 @@ Usage::
 (run it as a module: as a script, bench/ would shadow the standard library `tokenize`)
 
 ``--run`` must hold an ``ingest`` stage (``mixforge corpus`` + ``mixforge ingest``); the
-tokenizer defaults to the pretrained 65k byte-level BPE from bench/get_tokenizers.sh.
+tokenizer defaults to the pretrained 65k byte-level BPE from scripts/get-tokenizers.sh.
 """
 
 from __future__ import annotations

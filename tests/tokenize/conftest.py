@@ -11,7 +11,9 @@ import pytest
 from mixforge.tokenize.sources import load_tokenizer
 from mixforge.tokenize.train import TrainConfig, train_on_texts
 
-# Real tokenizers ship inside the litellm wheel; bench/get_tokenizers.sh extracts them here.
+# Real tokenizers ship inside the litellm wheel; scripts/get-tokenizers.sh extracts them here
+# (pinned version, sha256-checked). `make test` sets MIXFORGE_REQUIRE_TOKENIZERS=1: there a
+# missing file fails the test instead of skipping it.
 FILES = Path(os.environ.get("MIXFORGE_TOKENIZER_FILES",
                             Path.home() / ".cache" / "mixforge" / "tokenizers"))
 CL100K_CACHE_NAME = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of tiktoken's URL
@@ -20,8 +22,11 @@ CL100K_CACHE_NAME = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of tiktok
 def real_file(name: str) -> Path:
     path = FILES / name
     if not path.exists():
-        pytest.skip(f"{path} is absent: run bench/get_tokenizers.sh (extracts the tokenizer "
-                    "files shipped in the litellm wheel) or set MIXFORGE_TOKENIZER_FILES")
+        msg = (f"{path} is absent: run scripts/get-tokenizers.sh (extracts the tokenizer "
+               "files shipped in the litellm wheel) or set MIXFORGE_TOKENIZER_FILES")
+        if os.environ.get("MIXFORGE_REQUIRE_TOKENIZERS"):
+            pytest.fail(msg)
+        pytest.skip(msg)
     return path
 
 
