@@ -150,7 +150,7 @@ def run_exports(sections: list[ExportConfig], run_dir: Path, mix_path: Path) -> 
     """Export the mix in every configured format; an export of the same mix is kept."""
     from dataclasses import replace
 
-    from .mixers.export import MANIFEST, export
+    from .export import MANIFEST, export
     from .mixers.mix import Mix
     from .tokenize.store import TokenStore
 

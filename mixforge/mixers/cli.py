@@ -143,7 +143,7 @@ def export_command(store: Path | None, run_dir: Path | None, mix_file: Path,
     """
     from tqdm import tqdm
 
-    from .export import export
+    from ..export import export
     from .export_config import ExportConfig
     from .mix import Mix
 

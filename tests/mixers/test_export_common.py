@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixforge.errors import ConfigError
-from mixforge.mixers.export import FORMATS, ExportConfig, export, megatron
+from mixforge.export import FORMATS, ExportConfig, export, megatron
 from mixforge.mixers.mix import Mix
 from mixforge.mixers.strategies import store_tokens, temperature
 from tests.mixers.stores import expected_docs, make_store, random_docs, same_docs

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mixforge.errors import ConfigError
-from mixforge.mixers.export import ExportConfig, export
+from mixforge.export import ExportConfig, export
 from mixforge.mixers.mix import Mix
 from mixforge.mixers.strategies import store_tokens, temperature
 from mixforge.tokenize.store import TokenStore

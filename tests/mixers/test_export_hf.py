@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixforge.mixers.export import ExportConfig, export
+from mixforge.export import ExportConfig, export
 from mixforge.mixers.mix import Mix
 from mixforge.mixers.strategies import natural, store_tokens
 from tests.mixers.stores import expected_docs, same_docs

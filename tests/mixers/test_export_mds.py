@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mixforge.export import ExportConfig, export, mds
 from mixforge.mixers._kernels import mds_encode
-from mixforge.mixers.export import ExportConfig, export, mds
 from mixforge.mixers.materialize import materialize
 from mixforge.mixers.mix import Mix
 from mixforge.mixers.strategies import natural, store_tokens

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mixforge.mixers.export import ExportConfig, export
+from mixforge.export import ExportConfig, export
 from mixforge.mixers.mix import Mix
 from mixforge.mixers.strategies import store_tokens, unimax
 from tests.mixers.stores import expected_docs, same_docs

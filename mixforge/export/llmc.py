@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError
-from ..materialize import Chunk
+from ..errors import ConfigError
+from ..mixers.materialize import Chunk
 from .base import ExportContext, SplitResult, SplitWriter, rel, require_uint16_eot
 
 NAME = "llmc"

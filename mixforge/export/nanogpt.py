@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..materialize import Chunk
+from ..mixers.materialize import Chunk
 from .base import ExportContext, SplitResult, SplitWriter, rel, require_uint16_eot
 
 NAME = "nanogpt"

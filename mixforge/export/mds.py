@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._kernels import mds_encode, mds_sample_sizes
-from ..materialize import Chunk
+from ..mixers._kernels import mds_encode, mds_sample_sizes
+from ..mixers.materialize import Chunk
 from .base import ExportContext, SplitResult, SplitWriter, rel
 
 NAME = "mds"

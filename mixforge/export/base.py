@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigError
-from ..materialize import Chunk
+from ..errors import ConfigError
+from ..mixers.materialize import Chunk
 
 
 @dataclass

@@ -30,13 +30,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ...config import config_hash, to_dict
-from ...errors import ConfigError
-from ...rundir import write_json
-from ...tokenize.store import TokenStore
-from ..export_config import ExportConfig
-from ..materialize import Materialized, materialize, pack
-from ..mix import Mix
+from ..config import config_hash, to_dict
+from ..errors import ConfigError
+from ..mixers.export_config import ExportConfig
+from ..mixers.materialize import Materialized, materialize, pack
+from ..mixers.mix import Mix
+from ..rundir import write_json
+from ..tokenize.store import TokenStore
 from . import datatrove, hf, llmc, mds, megatron, nanogpt
 from .base import ExportContext, SplitResult
 

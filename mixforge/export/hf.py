@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..materialize import Chunk
+from ..mixers.materialize import Chunk
 from .base import ExportContext, SplitResult, SplitWriter, rel
 
 PACKABLE = True

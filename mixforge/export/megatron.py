@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..materialize import Chunk
+from ..mixers.materialize import Chunk
 from .base import ExportContext, SplitResult, SplitWriter, rel
 
 NAME = "megatron"
