@@ -70,14 +70,19 @@ def rel(folder: Path, paths: list[Path]) -> list[str]:
     return [str(Path(p).relative_to(folder)) for p in paths]
 
 
-def require_uint16_eot(ctx: ExportContext, files: str, boundaries: str) -> None:
-    """The checks of the flat uint16 formats (nanoGPT, llm.c): ids fit in 16 bits, and every
-    document ends with the end-of-text token their loaders split documents on."""
-    if ctx.vocab_size > 1 << 16:
-        msg = (f"{files} uint16: ids up to 65,535, but the vocabulary has "
-               f"{ctx.vocab_size:,}; use --format megatron, hf-parquet or mds")
-        raise ConfigError(msg)
+def require_eot(ctx: ExportContext, boundaries: str) -> None:
+    """Every document must end with the end-of-text token a flat format's loader splits on."""
     if not ctx.eos_terminated:
         msg = (f"{boundaries} document boundaries with an end-of-text token, but the "
                "documents do not end with one and the store names no eos_id; pass --eos-id")
         raise ConfigError(msg)
+
+
+def require_uint16_eot(ctx: ExportContext, files: str, boundaries: str) -> None:
+    """The checks of the flat uint16 formats (nanoGPT, llm.c version 1): ids fit in 16 bits,
+    and every document ends with the end-of-text token their loaders split documents on."""
+    if ctx.vocab_size > 1 << 16:
+        msg = (f"{files} uint16: ids up to 65,535, but the vocabulary has "
+               f"{ctx.vocab_size:,}; use --format megatron, hf-parquet or mds")
+        raise ConfigError(msg)
+    require_eot(ctx, boundaries)

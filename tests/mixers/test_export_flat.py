@@ -74,11 +74,45 @@ def test_llmc_shards_read_back_with_header_checks(token_store, real_mix, tmp_pat
                                                        val_fraction=0.02))
 
 
+def llmc_load_shard(file: Path) -> np.ndarray:
+    """llm.c's loader logic (``dev/data/data_common.py`` HEADERS_INFO and the C dataloader's
+    checks): the header's magic picks the version and token width; the count must match."""
+    header = np.fromfile(file, dtype=np.int32, count=256)
+    layouts = {20240520: (1, np.uint16), 20240801: (7, np.uint32)}
+    assert int(header[0]) in layouts, "magic number mismatch in the data .bin file"
+    version, dtype = layouts[int(header[0])]
+    assert header[1] == version, "unsupported version"
+    tokens = np.fromfile(file, dtype=dtype, offset=256 * 4)
+    assert len(tokens) == header[2], "number of tokens read does not match header"
+    return tokens
+
+
+def test_llmc_uses_the_uint32_header_past_65536_ids(big_vocab_store, tmp_path):
+    mix = Mix({"alpha": 1.0, "beta": 1.0}, budget_tokens=2_000, seed=3)
+    cfg = ExportConfig(format="llmc", out=tmp_path / "llmc32", val_fraction=0.1,
+                       shard_tokens=700, over_cap="shrink")
+    rep = export(big_vocab_store, mix, cfg)
+    files = sorted(rep.out.glob("mix_train_*.bin"))
+    assert len(files) > 1
+    assert {int(np.fromfile(f, np.int32, 2)[1]) for f in files} == {7}
+    flat = np.concatenate([llmc_load_shard(f) for f in files])
+    assert flat.max() > 65_535  # the ids a uint16 file would have wrapped
+    want = expected_docs(big_vocab_store, mix, "train", val_fraction=0.1, over_cap="shrink")
+    assert same_docs(split_on(flat, 99_999), want)
+
+
+def test_llmc_small_vocabulary_keeps_version_1(token_store, tmp_path):
+    mix = Mix({"fortunes": 1.0}, budget_tokens=5_000)
+    rep = export(token_store, mix, ExportConfig(format="llmc", out=tmp_path / "l16"))
+    for f in rep.out.glob("mix_*.bin"):
+        assert tuple(np.fromfile(f, np.int32, 2)) == (20240520, 1)
+        assert llmc_load_shard(f).dtype == np.uint16
+
+
 def test_flat_formats_refuse_what_they_cannot_hold(big_vocab_store, tmp_path):
     mix = Mix({"alpha": 1.0, "beta": 1.0}, budget_tokens=1_000)
-    for fmt in ("nanogpt", "llmc"):
-        with pytest.raises(ConfigError, match="65,535"):
-            export(big_vocab_store, mix, ExportConfig(format=fmt, out=tmp_path / fmt))
-        assert not (tmp_path / fmt).exists()
+    with pytest.raises(ConfigError, match="65,535"):
+        export(big_vocab_store, mix, ExportConfig(format="nanogpt", out=tmp_path / "nanogpt"))
+    assert not (tmp_path / "nanogpt").exists()
     with pytest.raises(ConfigError, match="flat token stream"):
         ExportConfig(format="nanogpt", seq_len=128).validate()
