@@ -2,7 +2,8 @@
 
 Formats (one module each): ``nanogpt`` (train.bin/val.bin uint16), ``llmc`` (llm.c /
 modded-nanogpt shards), ``megatron`` (MMIDIDX .bin/.idx), ``hf-parquet`` and ``hf-disk``
-(Hugging Face datasets), ``mds`` (MosaicML streaming), ``datatrove`` (.ds + .ds.index).
+(Hugging Face datasets), ``mds`` (MosaicML streaming), ``datatrove`` (.ds + .ds.index),
+``nanochat`` (text parquet shards: the documents' text, in the plan's order).
 
 The whole export is written into a temp folder beside ``out`` and renamed into place at
 the end, so a crash leaves either the previous export or none, never half of one. Besides
@@ -36,14 +37,15 @@ from ..mixers.export_config import ExportConfig
 from ..mixers.materialize import Materialized, materialize, pack
 from ..mixers.mix import Mix
 from ..rundir import write_json
+from ..stats import stage_files
 from ..tokenize.store import TokenStore
-from . import datatrove, hf, llmc, mds, megatron, nanogpt
+from . import datatrove, hf, llmc, mds, megatron, nanochat, nanogpt
 from .base import ExportContext, SplitResult
 
 log = logging.getLogger(__name__)
 FORMATS: dict[str, Any] = {
     "nanogpt": nanogpt, "llmc": llmc, "megatron": megatron, "hf-parquet": hf.PARQUET,
-    "hf-disk": hf.DISK, "mds": mds, "datatrove": datatrove,
+    "hf-disk": hf.DISK, "mds": mds, "datatrove": datatrove, "nanochat": nanochat,
 }
 MANIFEST = "mixforge-export.json"
 __all__ = ["FORMATS", "MANIFEST", "ExportConfig", "ExportReport", "atomic_dir", "export"]
@@ -117,10 +119,18 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
                         cfg.prefix, config_hash(mix.to_dict(), cfg_dict, store.meta),
                         store.meta.get("tokenizer", {}))
     fmt.check(ctx)
-    splits = [s for s in ("train", "val") if len(m.splits[s]) or s == "train"]
+    splits = [s for s in ("train", "val")
+              if len(m.splits[s]) or s == "train" or getattr(fmt, "TEXT", False)]
     results: dict[str, SplitResult] = {}
     with atomic_dir(cfg.out, cfg.overwrite) as tmp:
         for split in splits:
+            if getattr(fmt, "TEXT", False):
+                docs = _docs_table(m, split)
+                results[split] = fmt.write_split(tmp, split, ctx, document_texts(store, docs["id"]),
+                                                 docs["n_tokens"].to_numpy())
+                pq.write_table(docs, _mkparent(tmp / ".mixforge" / f"{split}-docs.parquet"),
+                               compression="zstd")
+                continue
             writer = fmt.open_split(tmp, split, ctx)
             counts: dict[str, int] = {}
             chunks = m.chunks(split, writer.dtype, cfg.chunk_tokens, reuse=True)
@@ -156,6 +166,41 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
     log.info("export %s -> %s: %s", cfg.format, cfg.out,
              {s: f"{r.docs:,} docs, {r.tokens:,} tokens" for s, r in results.items()})
     return report
+
+
+def document_texts(store: TokenStore, ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The text of each document id, in the order given (repeats included).
+
+    Read from the document stage the store was tokenized from (``store.json``'s
+    ``input_stage``, beside the store in its run directory). Raises `ConfigError` when the
+    store names no such stage, when it is gone, or when an id is missing or not unique there.
+    Memory: the selected texts, plus the ids read.
+    """
+    import polars as pl
+
+    stage = store.meta.get("input_stage")
+    stage_dir = Path(store.path).parent / str(stage)
+    if not stage or not stage_dir.is_dir():
+        msg = (f"{store.path}: a text export needs the documents the store was tokenized "
+               f"from, but its document stage ({stage!r}) is not beside it in the run "
+               "directory; export from the run that made this store")
+        raise ConfigError(msg)
+    order = pl.DataFrame({"id": pl.Series("id", ids, dtype=pl.String)}).with_row_index("pos")
+    wanted = order["id"].unique()
+    found = pl.concat([pl.scan_parquet(f).select("id", "text")
+                       .filter(pl.col("id").is_in(wanted.implode()))
+                       for f in stage_files(stage_dir)]).collect()
+    if found["id"].is_duplicated().any():
+        dup = found.filter(pl.col("id").is_duplicated())["id"][0]
+        msg = f"{stage_dir}: document id {dup!r} occurs more than once; ids must be unique"
+        raise ConfigError(msg)
+    joined = order.join(found, on="id", how="left").sort("pos")
+    if joined["text"].null_count():
+        gone = joined.filter(pl.col("text").is_null())["id"][0]
+        msg = (f"{stage_dir}: the store's document {gone!r} is not in its document stage "
+               "(was the stage re-run after tokenizing?); re-run tokenize")
+        raise ConfigError(msg)
+    return joined["text"].to_arrow()
 
 
 def _mkparent(path: Path) -> Path:
