@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 # the MDS reader's own environment: mosaicml-streaming pins numpy<2.2 (tests/mixers/test_export_mds.py)
 MDS_VENV := .venv-mds
 MDS_REQ := tests/mixers/mds_reader_requirements.txt
+# the OLMo-core reader's own environment (tests/mixers/test_export_olmo.py)
+OLMO_VENV := .venv-olmo
+OLMO_REQ := tests/mixers/olmo_reader_requirements.txt
 
-.PHONY: demo test lint bench clean .venv-mds
+.PHONY: demo test lint bench clean .venv-mds .venv-olmo
 
 $(BIN)/mixforge: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,17 +31,26 @@ $(MDS_VENV)/.done: $(MDS_REQ)
 
 .venv-mds: $(MDS_VENV)/.done
 
-# the real pretrained tokenizers of the id-parity tests (pinned, sha256-checked): in `make
-# test` they must be there, so those tests never skip silently
+$(OLMO_VENV)/.done: $(OLMO_REQ)
+	test -x $(OLMO_VENV)/bin/python || $(PY) -m venv $(OLMO_VENV)
+	$(OLMO_VENV)/bin/pip install -q torch==2.13.0
+	$(OLMO_VENV)/bin/pip install -q -r $(OLMO_REQ)
+	touch $@
+
+.venv-olmo: $(OLMO_VENV)/.done
+
+# the real pretrained tokenizers of the id-parity tests (pinned, sha256-checked); with
+# MIXFORGE_TEST_STRICT=1 a test whose optional piece (those files, a reader venv) is missing
+# fails instead of skipping (tests/requires.py)
 TOKENIZER_FILES ?= $(HOME)/.cache/mixforge/tokenizers
 
-test: $(BIN)/mixforge $(MDS_VENV)/.done
+test: $(BIN)/mixforge $(MDS_VENV)/.done $(OLMO_VENV)/.done
 	scripts/ensure-chromium.sh
 	MIXFORGE_TOKENIZER_FILES=$(TOKENIZER_FILES) PYTHON=$(BIN)/python scripts/get-tokenizers.sh
-	MIXFORGE_TOKENIZER_FILES=$(TOKENIZER_FILES) MIXFORGE_REQUIRE_TOKENIZERS=1 $(BIN)/python -m pytest -q
+	MIXFORGE_TOKENIZER_FILES=$(TOKENIZER_FILES) MIXFORGE_TEST_STRICT=1 $(BIN)/python -m pytest -q
 
 lint: $(BIN)/mixforge
 	$(BIN)/ruff check mixforge tests bench
 
 clean:
-	rm -rf $(VENV) $(MDS_VENV) mixforge-demo .pytest_cache
+	rm -rf $(VENV) $(MDS_VENV) $(OLMO_VENV) mixforge-demo .pytest_cache

@@ -3,7 +3,8 @@
 Formats (one module each): ``nanogpt`` (train.bin/val.bin uint16), ``llmc`` (llm.c /
 modded-nanogpt shards), ``megatron`` (MMIDIDX .bin/.idx), ``hf-parquet`` and ``hf-disk``
 (Hugging Face datasets), ``mds`` (MosaicML streaming), ``datatrove`` (.ds + .ds.index),
-``nanochat`` (text parquet shards: the documents' text, in the plan's order).
+``nanochat`` (text parquet shards: the documents' text, in the plan's order), ``olmo``
+(OLMo-core / dolma ``.npy`` token arrays with ``.csv.gz`` document metadata).
 
 The whole export is written into a temp folder beside ``out`` and renamed into place at
 the end, so a crash leaves either the previous export or none, never half of one. Besides
@@ -39,13 +40,14 @@ from ..mixers.mix import Mix
 from ..rundir import write_json
 from ..stats import stage_files
 from ..tokenize.store import TokenStore
-from . import datatrove, hf, llmc, mds, megatron, nanochat, nanogpt
+from . import datatrove, hf, llmc, mds, megatron, nanochat, nanogpt, olmo
 from .base import ExportContext, SplitResult
 
 log = logging.getLogger(__name__)
 FORMATS: dict[str, Any] = {
     "nanogpt": nanogpt, "llmc": llmc, "megatron": megatron, "hf-parquet": hf.PARQUET,
     "hf-disk": hf.DISK, "mds": mds, "datatrove": datatrove, "nanochat": nanochat,
+    "olmo": olmo,
 }
 MANIFEST = "mixforge-export.json"
 __all__ = ["FORMATS", "MANIFEST", "ExportConfig", "ExportReport", "atomic_dir", "export"]
@@ -117,7 +119,7 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
     cfg_dict = to_dict(cfg) | {"out": None}  # where it is written does not change the bytes
     ctx = ExportContext(store.vocab_size, m.eos_id, m.eos_terminated, cfg.seq_len, cfg.shard_tokens,
                         cfg.prefix, config_hash(mix.to_dict(), cfg_dict, store.meta),
-                        store.meta.get("tokenizer", {}))
+                        store.meta.get("tokenizer", {}), list(m.domains))
     fmt.check(ctx)
     splits = [s for s in ("train", "val")
               if len(m.splits[s]) or s == "train" or getattr(fmt, "TEXT", False)]

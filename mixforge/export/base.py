@@ -33,6 +33,7 @@ class ExportContext:
     prefix: str = "mix"
     fingerprint: str = ""         # a hash of the mix, store and config (HF's _fingerprint)
     tokenizer: dict[str, Any] = field(default_factory=dict)
+    domains: list[str] = field(default_factory=list)  # Chunk.domain indexes this
 
 
 @dataclass

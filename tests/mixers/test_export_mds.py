@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from mixforge.export import ExportConfig, export, mds
 from mixforge.mixers._kernels import mds_encode
@@ -20,15 +19,15 @@ from mixforge.mixers.materialize import materialize
 from mixforge.mixers.mix import Mix
 from mixforge.mixers.strategies import natural, store_tokens
 from tests.mixers.stores import expected_docs, same_docs
+from tests.requires import require
 
 ROOT = Path(__file__).resolve().parents[2]
 MDS_PYTHON = Path(os.environ.get("MIXFORGE_MDS_PYTHON", ROOT / ".venv-mds" / "bin" / "python"))
-needs_reader = pytest.mark.skipif(
-    not MDS_PYTHON.exists(),
-    reason=f"no MDS reader environment at {MDS_PYTHON}; run `make .venv-mds` (make test does)")
 
 
 def read_mds(dirs: list[Path], tmp_path: Path) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    require(MDS_PYTHON.exists(),
+            f"no MDS reader environment at {MDS_PYTHON}; run `make .venv-mds` (make test does)")
     out = tmp_path / "read.npz"
     env = {**os.environ, "PYTHONPATH": ""}
     proc = subprocess.run([str(MDS_PYTHON), str(ROOT / "tests/mixers/read_mds.py"), str(out),
@@ -52,7 +51,6 @@ def test_mds_encoding_matches_the_documented_layout():
     assert long[4] == (1 << 2 | 1) and long[5:7].view("<u2")[0] == 300
 
 
-@needs_reader
 def test_mds_reads_back_with_streaming_dataset(token_store, big_vocab_store, tmp_path):
     mix = natural(store_tokens(token_store), 150_000, seed=12)
     rep = export(token_store, mix, ExportConfig(format="mds", out=tmp_path / "mds",

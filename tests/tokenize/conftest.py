@@ -10,10 +10,11 @@ import pytest
 
 from mixforge.tokenize.sources import load_tokenizer
 from mixforge.tokenize.train import TrainConfig, train_on_texts
+from tests.requires import require
 
 # Real tokenizers ship inside the litellm wheel; scripts/get-tokenizers.sh extracts them here
-# (pinned version, sha256-checked). `make test` sets MIXFORGE_REQUIRE_TOKENIZERS=1: there a
-# missing file fails the test instead of skipping it.
+# (pinned version, sha256-checked). Under `make test` a missing file fails the test
+# (tests/requires.py).
 FILES = Path(os.environ.get("MIXFORGE_TOKENIZER_FILES",
                             Path.home() / ".cache" / "mixforge" / "tokenizers"))
 CL100K_CACHE_NAME = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of tiktoken's URL
@@ -24,9 +25,7 @@ def real_file(name: str) -> Path:
     if not path.exists():
         msg = (f"{path} is absent: run scripts/get-tokenizers.sh (extracts the tokenizer "
                "files shipped in the litellm wheel) or set MIXFORGE_TOKENIZER_FILES")
-        if os.environ.get("MIXFORGE_REQUIRE_TOKENIZERS"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        require(False, msg)
     return path
 
 
