@@ -41,6 +41,9 @@ class IngestConfig:
         "write them to ingest/rejects/.")
     batch_rows: int = opt(4096, "Documents per record batch (bounds memory).")
     shard_mb: float = opt(64.0, "Group small input files into shards of about this many MB.")
+    html_extractor: Literal["resiliparse", "trafilatura"] = opt(
+        "resiliparse", "HTML to text for WARC files: Resiliparse (fast, DCLM's choice) or "
+        "trafilatura (datatrove's default).")
 
     def validate(self) -> None:
         if self.batch_rows < 1:
@@ -52,7 +55,8 @@ class IngestConfig:
 
     def read_options(self) -> ReadOptions:
         return ReadOptions(self.text_field, self.id_field, self.domain, self.domain_field,
-                           self.domain_pattern, self.on_error, self.batch_rows)
+                           self.domain_pattern, self.on_error, self.batch_rows,
+                           html_extractor=self.html_extractor)
 
 
 def group_sources(sources: list[Source], shard_bytes: float) -> list[list[Source]]:

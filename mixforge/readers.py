@@ -25,6 +25,7 @@ import zstandard
 
 from .errors import ConfigError, InputError
 from .schema import DOC_SCHEMA, REJECT_SCHEMA
+from .web import WEB_SUFFIXES, warc_records
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".jsonl.zst",
                   ".json.zst", ".ndjson.gz", ".ndjson.zst")
@@ -46,6 +47,7 @@ class ReadOptions:
     batch_rows: int = 4096
     batch_bytes: int = 16 << 20  # a batch also ends at this much text: memory is bounded by
     #                              bytes, not rows (4,096 source files could be 300 MB)
+    html_extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"  # WARC HTML -> text
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Source:
 
     path: str
     root: str
-    kind: Literal["jsonl", "parquet", "text", "hf", "hf_disk"]
+    kind: Literal["jsonl", "parquet", "text", "warc", "hf", "hf_disk"]
 
     @property
     def rel(self) -> str:
@@ -80,6 +82,8 @@ def _kind_of(path: Path, in_folder: bool = False) -> str | None:
         return "parquet"
     if name.endswith(TEXT_SUFFIXES):
         return "text"
+    if name.endswith(WEB_SUFFIXES):
+        return "warc"
     return None
 
 
@@ -100,15 +104,15 @@ def discover(inputs: list[str]) -> list[Source]:
             found = [Source(str(q), str(p), k) for q in sorted(p.rglob("*"))
                      if q.is_file() and not q.name.startswith(".") and (k := _kind_of(q, True))]
             if not found:
-                msg = (f"input folder {item} holds no .jsonl[.gz|.zst], .parquet or text files; "
-                       "point at a folder of corpus files")
+                msg = (f"input folder {item} holds no .jsonl[.gz|.zst], .parquet, .warc[.gz], "
+                       ".wet[.gz] or text files; point at a folder of corpus files")
                 raise ConfigError(msg)
             sources.extend(found)
         elif p.is_file():
             kind = _kind_of(p)
             if kind is None:
                 msg = (f"input {item}: unknown file type; use .jsonl[.gz|.zst], .parquet, "
-                       ".txt/.md, a saved dataset folder, or hf:NAME")
+                       ".warc[.gz], .wet[.gz], .txt/.md, a saved dataset folder, or hf:NAME")
                 raise ConfigError(msg)
             sources.append(Source(str(p), str(p.parent), kind))
         else:
@@ -211,6 +215,11 @@ class _Sink:
     def __call__(self, where: int | None, reason: str, detail: str, raw: bytes) -> None:
         if self.opts.on_error == "raise":
             raise InputError(self.src.path, where, reason, detail)
+        self.set_aside(where, reason, detail, raw)
+
+    def set_aside(self, where: int | None, reason: str, detail: str, raw: bytes = b"") -> None:
+        """Count a record as rejected whatever ``on_error`` says (a web archive's images,
+        redirects and empty pages are expected, not errors)."""
         loc = f"{self.src.rel}:{where}" if where is not None else self.src.rel
         self.rows.append((loc, reason, detail, raw))
 
@@ -334,7 +343,7 @@ def _hf_records(src: Source, opts: ReadOptions, reject: Callable) -> Iterator[Re
 
 
 _READERS = {"jsonl": _jsonl_records, "text": _text_records, "parquet": _parquet_records,
-            "hf": _hf_records, "hf_disk": _hf_records}
+            "warc": warc_records, "hf": _hf_records, "hf_disk": _hf_records}
 
 
 @dataclass
