@@ -5,8 +5,9 @@
 Writes `corpus/` (the 3 MB seven-domain corpus every shared fixture reads) and
 `near_dup/` (8 MB of licence and Debian copyright text for the dedup quality tests) with
 `mixforge corpus`, copies `html/` (real HTML pages of Debian packages' documentation, for
-the WARC tests; see html/SOURCES.md), then writes `SHA256SUMS`. The output depends on the machine it runs on; that
-is why it is frozen. After regenerating, review every threshold a test sets on this data.
+the WARC tests; see html/SOURCES.md), then writes `SHA256SUMS`. The output depends on
+the machine it runs on; that is why it is frozen. After regenerating, review every
+threshold a test sets on this data.
 """
 
 from __future__ import annotations
