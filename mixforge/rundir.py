@@ -108,6 +108,8 @@ def _run_and_mark(job: tuple[Callable[[ShardTask], dict], ShardTask]) -> dict:
         "outputs": [os.path.relpath(o, task.stage_dir) for o in result.get("outputs", [])],
         "seconds": round(time.perf_counter() - start, 3),
     }
+    if result.get("notes"):
+        marker["notes"] = result["notes"]
     write_json(task.marker, marker)
     for stale in set(previous) - set(marker["outputs"]):  # e.g. a rejects file now empty
         (Path(task.stage_dir) / stale).unlink(missing_ok=True)
@@ -122,6 +124,7 @@ class StageReport:
     markers: list[dict] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)  # stage-wide checks (e.g. user ids)
 
     @property
     def totals(self) -> dict[str, int]:
