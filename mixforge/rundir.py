@@ -112,8 +112,19 @@ def _run_and_mark(job: tuple[Callable[[ShardTask], dict], ShardTask]) -> dict:
         marker["notes"] = result["notes"]
     write_json(task.marker, marker)
     for stale in set(previous) - set(marker["outputs"]):  # e.g. a rejects file now empty
-        (Path(task.stage_dir) / stale).unlink(missing_ok=True)
+        _unlink_output(Path(task.stage_dir), stale)
     return marker
+
+
+def _unlink_output(stage_dir: Path, rel: str) -> None:
+    """Delete a shard output a marker lists, only if it lies inside ``stage_dir`` (a
+    hand-edited or foreign marker must not reach anything else)."""
+    path = Path(os.path.abspath(stage_dir / rel))
+    if Path(os.path.abspath(stage_dir)) not in path.parents:
+        log.warning("%s: marker lists %s, outside the stage folder; not deleted",
+                    stage_dir, rel)
+        return
+    path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -187,6 +198,6 @@ def _remove_stale(stage_dir: Path, keep: set[str]) -> None:
             continue
         marker = read_marker(marker_path) or {}
         for out in marker.get("outputs", []):
-            (stage_dir / out).unlink(missing_ok=True)
+            _unlink_output(stage_dir, out)
         marker_path.unlink()
         log.info("%s: removed stale shard %s", stage_dir.name, marker_path.stem)
