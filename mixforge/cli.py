@@ -48,8 +48,24 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _locked(fn):
+    """Run the command holding RUN_DIR's lock: one writer per run directory."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .rundir import run_lock
+
+        with run_lock(kwargs["run_dir"]):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def run_options(fn):
-    """--run-dir, --workers, --executor and --ray-address, shared by every stage command."""
+    """--run-dir, --workers, --executor and --ray-address, shared by every stage command;
+    the command runs holding the run directory's lock (`mixforge.rundir.run_lock`)."""
+    fn = _locked(fn)
     fn = click.option("--ray-address", default=None,
                       help="With --executor ray: an existing cluster (ray://HOST:10001 or "
                       "auto); default: start a local Ray.")(fn)

@@ -5,25 +5,114 @@ Every shard's outputs are written to a temp file and renamed into place; then a 
 of the stage config and the inputs' fingerprints). A rerun skips shards whose marker key
 matches and redoes those whose config or inputs changed; an interrupted shard has no
 marker and simply runs again.
+
+One process writes a run directory at a time: `run_lock` holds ``RUN/.mixforge.lock``
+(an ``flock`` on it, and the holder's pid, host and command written in it) for as long
+as a stage runs; a second process gets `RunDirBusy` naming the holder. The kernel drops
+the ``flock`` when its holder dies however it dies, so a lock left by a killed process is
+taken over, with a warning naming it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import FatalError
 from .executor import Executor, OnResult
 
 log = logging.getLogger(__name__)
 MARKERS = "_markers"
+LOCK = ".mixforge.lock"
+
+
+class RunDirBusy(FatalError):
+    """Another process is writing the run directory (its lock names it)."""
+
+
+_held: dict[str, list] = {}  # resolved run dir -> [fd, depth, pid]: re-entrant per process
+
+
+def _holder(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _busy(run_dir: Path, info: dict[str, Any]) -> RunDirBusy:
+    who = (f"pid {info.get('pid', '?')} on {info.get('host', '?')} "
+           f"({info.get('command', '?')}, since {info.get('started', '?')})")
+    msg = (f"run directory {run_dir} is in use by {who}. Wait for it to finish (reruns "
+           "resume), stop it, or use another --run-dir")
+    return RunDirBusy(msg)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator[Path]:
+    """Hold the run directory's lock for the block (re-entrant within one process).
+
+    Creates ``run_dir`` if needed. Raises `RunDirBusy` naming the holder (pid, host,
+    command, start time) when another live process holds it. A lock file left by a dead
+    process (its ``flock`` gone with it) is taken over with a warning.
+    """
+    run_dir = Path(run_dir)
+    key = str(run_dir.resolve())
+    held = _held.get(key)
+    if held and held[2] == os.getpid():
+        held[1] += 1
+        try:
+            yield run_dir / LOCK
+        finally:
+            held[1] -= 1
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK
+    host = socket.gethostname()
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise _busy(run_dir, _holder(path)) from None
+        try:  # the holder before us may have unlinked the file between our open and flock
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    old = _holder(path)
+    if old.get("pid") and old.get("pid") != os.getpid():
+        # the flock is ours, so its holder is gone (killed, or its machine rebooted)
+        log.warning("%s: taking over a stale lock of pid %s on %s (%s), which is no longer "
+                    "running; its unfinished shards are redone", run_dir, old.get("pid"),
+                    old.get("host"), old.get("command"))
+    info = {"pid": os.getpid(), "host": host,
+            "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+    _held[key] = [fd, 1, os.getpid()]
+    try:
+        yield path
+    finally:
+        _held.pop(key, None)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -163,6 +252,13 @@ def run_stage(tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],
     if not tasks:
         return StageReport(Path("."))
     stage_dir = Path(tasks[0].stage_dir)
+    with run_lock(stage_dir.parent):
+        return _run_stage(stage_dir, tasks, fn, executor, on_result, summary)
+
+
+def _run_stage(stage_dir: Path, tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],
+               executor: Executor, on_result: OnResult | None,
+               summary: dict | None) -> StageReport:
     _remove_stale(stage_dir, {t.shard for t in tasks})
     todo = [t for t in tasks if not is_done(t)]
     done = {t.shard for t in tasks} - {t.shard for t in todo}
