@@ -18,11 +18,19 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class _Group(click.Group):
-    """Turns mixforge's own errors into one clear line and exit code 2 (config) / 1."""
+    """Turns mixforge's own errors into one clear line and exit code 2 (config) / 1, and
+    Ctrl-C into one line and exit code 130."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        args = [a for a in sys.argv[1:] if not a.startswith("-")][:2]
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            sub = self.commands.get(args[0]) if args else None
+            what = " ".join(args[:2] if isinstance(sub, click.Group) else args[:1]) or "mixforge"
+            click.echo(f"mixforge: interrupted during `{what}`; finished shards are kept, "
+                       "rerun the same command to resume", err=True)
+            sys.exit(130)
         except ConfigError as e:
             click.echo(f"mixforge: config error: {e}", err=True)
             sys.exit(2)
