@@ -252,8 +252,17 @@ def run_stage(tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],
     if not tasks:
         return StageReport(Path("."))
     stage_dir = Path(tasks[0].stage_dir)
-    with run_lock(stage_dir.parent):
+    with run_lock(run_dir_of(stage_dir)):
         return _run_stage(stage_dir, tasks, fn, executor, on_result, summary)
+
+
+def run_dir_of(stage_dir: str | os.PathLike) -> Path:
+    """The run directory of a stage folder: ``RUN/STAGE`` -> ``RUN``; a stage's private
+    sub-folder (``RUN/dedup_exact/_map``, names starting with ``_``) -> ``RUN`` too."""
+    stage_dir = Path(stage_dir)
+    while stage_dir.name.startswith("_") and stage_dir.parent != stage_dir:
+        stage_dir = stage_dir.parent
+    return stage_dir.parent
 
 
 def _run_stage(stage_dir: Path, tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],

@@ -121,3 +121,10 @@ def test_a_kill_during_a_stage_leaves_a_lock_the_rerun_takes_over(tmp_path):
     res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=_env(),
                          timeout=300)
     assert res.returncode == 0 and "stale lock" in res.stderr
+
+
+def test_a_stage_sub_folder_locks_its_run_directory(tmp_path):
+    from mixforge.rundir import run_dir_of
+
+    assert run_dir_of(tmp_path / "run" / "dedup_exact" / "_map") == tmp_path / "run"
+    assert run_dir_of(tmp_path / "run" / "ingest") == tmp_path / "run"
