@@ -18,11 +18,19 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class _Group(click.Group):
-    """Turns mixforge's own errors into one clear line and exit code 2 (config) / 1."""
+    """Turns mixforge's own errors into one clear line and exit code 2 (config) / 1, and
+    Ctrl-C into one line and exit code 130."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        args = [a for a in sys.argv[1:] if not a.startswith("-")][:2]
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            sub = self.commands.get(args[0]) if args else None
+            what = " ".join(args[:2] if isinstance(sub, click.Group) else args[:1]) or "mixforge"
+            click.echo(f"mixforge: interrupted during `{what}`; finished shards are kept, "
+                       "rerun the same command to resume", err=True)
+            sys.exit(130)
         except ConfigError as e:
             click.echo(f"mixforge: config error: {e}", err=True)
             sys.exit(2)
@@ -48,8 +56,24 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _locked(fn):
+    """Run the command holding RUN_DIR's lock: one writer per run directory."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .rundir import run_lock
+
+        with run_lock(kwargs["run_dir"]):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def run_options(fn):
-    """--run-dir, --workers, --executor and --ray-address, shared by every stage command."""
+    """--run-dir, --workers, --executor and --ray-address, shared by every stage command;
+    the command runs holding the run directory's lock (`mixforge.rundir.run_lock`)."""
+    fn = _locked(fn)
     fn = click.option("--ray-address", default=None,
                       help="With --executor ray: an existing cluster (ray://HOST:10001 or "
                       "auto); default: start a local Ray.")(fn)

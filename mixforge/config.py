@@ -22,9 +22,10 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
-def opt(default: Any, help: str, *, flag: str | None = None) -> Any:
-    """A config field with its help text (and, optionally, its CLI flag name)."""
-    meta = {"help": help, "flag": flag}
+def opt(default: Any, help: str, *, flag: str | None = None, short: str | None = None) -> Any:
+    """A config field with its help text (and, optionally, its CLI flag name and a short
+    alias such as ``-o``)."""
+    meta = {"help": help, "flag": flag, "short": short}
     if isinstance(default, list | dict):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -141,6 +142,7 @@ def click_options(cls: type, skip: tuple[str, ...] = ()) -> typing.Callable:
             _optional, tp = _is_optional(hints[f.name])
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+            short = (f.metadata.get("short"),) if f.metadata.get("short") else ()
             kwargs: dict[str, Any] = {"help": f.metadata.get("help", ""), "show_default": True}
             if tp is bool:
                 decl = f"{name}/--no-{name[2:]}"
@@ -158,7 +160,7 @@ def click_options(cls: type, skip: tuple[str, ...] = ()) -> typing.Callable:
                 kwargs["type"] = tp
             elif tp is Path:
                 kwargs["type"] = click.Path(path_type=Path)
-            fn = click.option(name, f.name, default=default, **kwargs)(fn)
+            fn = click.option(name, *short, f.name, default=default, **kwargs)(fn)
         return fn
 
     return decorate

@@ -10,11 +10,15 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from .errors import ConfigError
+from .errors import ConfigError, FatalError
 
 OnResult = Callable[[int, Any], None]
 
@@ -26,6 +30,31 @@ class Executor(Protocol):
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any],
             on_result: OnResult | None = None) -> list[Any]: ...
+
+
+WATCH_SECONDS = 0.5  # how often a worker checks that the process that started it lives
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker start-up: leave Ctrl-C to the parent (it stops the pool and says what was
+    interrupted), and exit when the parent is gone, however it died (``kill -9`` too).
+
+    Workers fork from the forkserver, not from the parent, so neither their parent pid
+    nor ``PR_SET_PDEATHSIG`` follows the parent: a daemon thread polls it instead.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # pid reused by another user's process: gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="mixforge-parent-watch", daemon=True).start()
 
 
 class LocalExecutor:
@@ -53,8 +82,21 @@ class LocalExecutor:
         if self._pool is None:
             ctx = mp.get_context("forkserver")
             ctx.set_forkserver_preload(list(self.PRELOAD))
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx,
+                                             initializer=_watch_parent,
+                                             initargs=(os.getpid(),))
         return self._pool
+
+    def _kill(self) -> None:
+        """Stop the workers now (after Ctrl-C): their shards are unfinished, and a rerun
+        redoes them; waiting for them would keep the user waiting for work thrown away."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for p in list(getattr(pool, "_processes", {}).values()):  # no public handle
+            with contextlib.suppress(Exception):
+                p.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the worker processes (a later `map` starts new ones)."""
@@ -89,6 +131,14 @@ class LocalExecutor:
                 results[i] = fut.result()
                 if on_result:
                     on_result(i, results[i])
+        except BrokenProcessPool as e:
+            self._kill()
+            msg = ("a worker process died (killed, or out of memory?) and the pool stopped; "
+                   "finished shards are kept: rerun the same command to resume")
+            raise FatalError(msg) from e
+        except KeyboardInterrupt:
+            self._kill()
+            raise
         except BaseException:
             for fut in futures:
                 fut.cancel()

@@ -7,18 +7,33 @@ batches (memory stays flat whatever the file size: see docs/benchmarks.md).
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .config import config_hash, opt, to_dict
 from .errors import ConfigError
 from .executor import Executor, OnResult, get_executor
-from .readers import ReadOptions, ReadResult, Source, discover, read_batches, rejects_table
-from .rundir import ShardTask, StageReport, atomic_path, fingerprint, run_stage
-from .schema import DOC_SCHEMA
+from .readers import (
+    CorruptFile,
+    ReadOptions,
+    ReadResult,
+    Reject,
+    Source,
+    discover,
+    read_batches,
+    rejects_table,
+)
+from .rundir import ShardTask, StageReport, atomic_path, fingerprint, run_stage, write_json
+from .schema import doc_schema
+
+log = logging.getLogger(__name__)
 
 STAGE = "ingest"
 PARQUET_OPTS = {"compression": "zstd", "compression_level": 3}
@@ -30,8 +45,9 @@ class IngestConfig:
 
     inputs: list[str] = opt([], "Input files, folders or hf:NAME[@CONFIG][:SPLIT] datasets.")
     text_field: str = opt("text", "The field/column that holds the document text.")
-    id_field: str | None = opt(None, "Take document ids from this field (default: a hash of "
-                               "the source file and line/row, stable across runs).")
+    id_field: str | None = opt(None, "Keep this field's value as the user_id column (checked "
+                               "for repeats); the document id is always a hash of the input "
+                               "path and line/row, unique in the run and stable across reruns.")
     domain: str | None = opt(None, "Put every document in this domain.")
     domain_field: str | None = opt(None, "Take each document's domain from this field.")
     domain_pattern: str | None = opt(None, "Regex over the input's relative path; group 1 is "
@@ -85,24 +101,57 @@ def plan_ingest(cfg: IngestConfig, run_dir: str | Path) -> list[ShardTask]:
     for i, group in enumerate(group_sources(sources, cfg.shard_mb * 1e6)):
         paths = tuple(s.path for s in group)
         tasks.append(ShardTask(stage_dir, f"shard-{i:05d}", paths,
-                               key=config_hash(key_cfg, [s.rel for s in group],
+                               key=config_hash(key_cfg, [s.label for s in group],
                                                fingerprint(paths)),
                                params=(group, cfg.read_options())))
     return tasks
 
 
-def ingest_shard(task: ShardTask) -> dict:
-    """Read the shard's sources and write its document parquet (and rejects) atomically."""
-    group, opts = task.params
-    out = task.output(".parquet")
-    kept, rejects = 0, []
-    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, DOC_SCHEMA, **PARQUET_OPTS) as w:
-        for src in group:
+class _Restart(Exception):
+    """Source ``args[0]`` of the shard is a corrupt file: write the shard again without it."""
+
+
+def _write_shard(path: Path, group: list[Source], opts: ReadOptions,
+                 corrupt: dict[int, Reject]) -> tuple[int, list[Reject], list[str]]:
+    kept, rejects, empty = 0, [], []
+    with pq.ParquetWriter(path, doc_schema(opts.id_field is not None), **PARQUET_OPTS) as w:
+        for i, src in enumerate(group):
+            if i in corrupt:
+                rejects.append(corrupt[i])
+                continue
             result = ReadResult()
-            for batch in read_batches(src, opts, result):
-                w.write_batch(batch)
+            try:
+                for batch in read_batches(src, opts, result):
+                    w.write_batch(batch)
+            except CorruptFile as e:
+                if opts.on_error != "reject":
+                    raise
+                corrupt[i] = e.reject
+                raise _Restart(i) from None
             kept += result.kept
             rejects.extend(result.rejects)
+            empty.extend(result.empty_files)
+    return kept, rejects, empty
+
+
+def ingest_shard(task: ShardTask) -> dict:
+    """Read the shard's sources and write its document parquet (and rejects) atomically.
+
+    A corrupt file (with ``on_error="reject"``) is found only while reading it, after
+    some of its records went to the shard: the shard is then written again without it
+    (the file counts as one ``corrupt_file`` reject), so damaged data is never kept.
+    """
+    group, opts = task.params
+    out = task.output(".parquet")
+    corrupt: dict[int, Reject] = {}
+    with atomic_path(out) as tmp:
+        while True:
+            try:
+                kept, rejects, empty = _write_shard(tmp, group, opts, corrupt)
+                break
+            except _Restart as e:
+                log.warning("%s: corrupt file, none of its records are kept; rewriting %s "
+                            "without it", group[e.args[0]].label, task.shard)
     outputs = [out]
     if rejects:
         rej = task.output(".parquet", sub="rejects")
@@ -113,8 +162,36 @@ def ingest_shard(task: ShardTask) -> dict:
     for r in rejects:
         reasons[f"rejected_{r[1]}"] = reasons.get(f"rejected_{r[1]}", 0) + 1
     counts = {"records_in": kept + len(rejects), "kept": kept, "rejected": len(rejects),
-              "files": len(group), **reasons}
-    return {"counts": counts, "outputs": outputs}
+              "files": len(group), "empty_files": len(empty), **reasons}
+    return {"counts": counts, "outputs": outputs, "notes": {"empty_files": empty} if empty else {}}
+
+
+def check_user_ids(shards: list[Path]) -> dict:
+    """Find ``user_id`` values given to more than one document across ``shards``.
+
+    Returns ``{"duplicate_user_ids": n, "examples": [[value, source, source], ...]}``:
+    ``n`` documents repeat a user id seen before (nulls, records without the field, are
+    not counted). Memory: the ``user_id`` column of the whole run (about its string bytes
+    plus 16 bytes a document), then the sources of the repeated values only.
+    """
+    ids = [pq.read_table(p, columns=["user_id"])["user_id"] for p in shards]
+    if not ids:
+        return {"duplicate_user_ids": 0, "examples": []}
+    col = pa.chunked_array([c for a in ids for c in a.chunks], pa.string()).drop_null()
+    counts = pa.table({"u": col}).group_by("u").aggregate([("u", "count")])
+    dup = counts.filter(pc.greater(counts["u_count"], 1))
+    n = int(pc.sum(dup["u_count"]).as_py() or 0) - dup.num_rows
+    examples: list[list[str]] = []
+    if n:
+        wanted = dup["u"].slice(0, 5).combine_chunks()
+        where: dict[str, list[str]] = {}
+        for p in shards:
+            t = pq.read_table(p, columns=["user_id", "source"])
+            t = t.filter(pc.is_in(t["user_id"], value_set=wanted))
+            for u, src in zip(t["user_id"].to_pylist(), t["source"].to_pylist(), strict=True):
+                where.setdefault(u, []).append(src)
+        examples = [[u, *where[u][:2]] for u in sorted(where)]
+    return {"duplicate_user_ids": n, "examples": examples}
 
 
 def ingest(cfg: IngestConfig, run_dir: str | Path, executor: Executor | None = None,
@@ -127,5 +204,21 @@ def ingest(cfg: IngestConfig, run_dir: str | Path, executor: Executor | None = N
     >>> report.totals["kept"]  # doctest: +SKIP
     """
     tasks = plan_ingest(cfg, run_dir)
-    return run_stage(tasks, ingest_shard, executor or get_executor(), on_result,
-                     summary={"config": to_dict(cfg)})
+    report = run_stage(tasks, ingest_shard, executor or get_executor(), on_result,
+                       summary={"config": to_dict(cfg)})
+    if cfg.id_field is not None:
+        check = check_user_ids([p for p in report.outputs(".parquet")
+                                if p.parent == report.stage_dir])
+        report.notes["user_ids"] = check
+        stage = Path(run_dir) / STAGE / "_stage.json"
+        write_json(stage, {**json.loads(stage.read_text()), "user_ids": check})
+        if check["duplicate_user_ids"]:
+            u, a, b = check["examples"][0]
+            log.warning("--id-field %s: %d documents repeat a user id seen before (e.g. %r at "
+                        "%s and %s); they are kept, with unique ids of their own, and the "
+                        "value stays in column user_id", cfg.id_field,
+                        check["duplicate_user_ids"], u, a, b)
+    for m in report.markers:
+        for name in m.get("notes", {}).get("empty_files", []):
+            log.warning("%s: empty file, 0 records", name)
+    return report

@@ -220,7 +220,15 @@ def describe(cfg: PipelineConfig) -> str:
 
 
 def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = None) -> dict:
-    """Run every configured stage in order; return {stage: its result}."""
+    """Run every configured stage in order, holding the run directory's lock; return
+    {stage: its result}. Raises `RunDirBusy` when another process writes the run."""
+    from .rundir import run_lock
+
+    with run_lock(cfg.run_dir):
+        return _run_pipeline(cfg, bar)
+
+
+def _run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None) -> dict:
     run_dir = Path(cfg.run_dir)
     executor = get_executor(cfg.executor, cfg.workers, cfg.ray_address)
     results: dict[str, Any] = {}

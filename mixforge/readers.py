@@ -3,17 +3,29 @@ datasets, streamed into record batches of the document table.
 
 A bad record is either an `InputError` naming the file and line/row (the default), or,
 with ``on_error="reject"``, a row in the rejects table with its reason and raw bytes:
-records in = kept + rejected, always. Ids are stable: the input's own id field when asked
-for, else a hash of the record's source (path relative to the input root, and line/row).
+records in = kept + rejected, always.
+
+Ids are unique within a run by construction: ``id`` is a hash of the record's source, the
+file's path as the input was given (``x/data.jsonl`` and ``y/data.jsonl`` differ) plus
+its line or row, so the same command gives the same ids on every rerun. A user's own id
+(``id_field``) is kept in the ``user_id`` column, never used as ``id`` (see docs/ingest.md).
+
+Damaged files (docs/ingest.md): a compressed stream that ends early keeps every complete
+record before the cut and rejects the cut line (``truncated_file``); data that fails a
+checksum or cannot be decoded (gzip CRC, zstd frame checksum or corrupt block, parquet
+page checksums, not the format its name says) is never kept: the whole file is one
+``corrupt_file`` reject, raised as `CorruptFile` so the caller drops what it already
+took from the file. An empty file is 0 records, counted in ``ReadResult.empty_files``.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import logging
+import os
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -24,14 +36,17 @@ import pyarrow.parquet as pq
 import zstandard
 
 from .errors import ConfigError, InputError
-from .schema import DOC_SCHEMA, REJECT_SCHEMA
+from .schema import REJECT_SCHEMA, doc_schema
 from .web import WEB_SUFFIXES, warc_records
+
+log = logging.getLogger(__name__)
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".jsonl.zst",
                   ".json.zst", ".ndjson.gz", ".ndjson.zst")
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
 HF_PREFIX = "hf:"
 _CHUNK = 1 << 20
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, skipped at the start of a file
 
 
 @dataclass(frozen=True)
@@ -60,9 +75,19 @@ class Source:
 
     @property
     def rel(self) -> str:
+        """The path relative to its input root (what domains are taken from)."""
         if self.kind == "hf":
             return self.path
         return Path(self.path).relative_to(self.root).as_posix()
+
+    @property
+    def label(self) -> str:
+        """The file as the input named it (root included, normalized): what ``source``
+        columns, rejects and default ids use, so two roots holding the same relative
+        path (``x/data.jsonl``, ``y/data.jsonl``) never share a label."""
+        if self.kind == "hf":
+            return self.path
+        return Path(os.path.normpath(self.path)).as_posix()
 
     @property
     def size(self) -> int:
@@ -149,34 +174,71 @@ def default_domain(src: Source, opts: ReadOptions) -> str:
 # --------------------------------------------------------------------------- byte streams
 
 class _Truncated(Exception):
-    """A compressed stream ended inside a frame."""
+    """A compressed stream ended inside a frame or member; ``args[0]`` is the cut line."""
+
+
+class _Corrupt(Exception):
+    """Compressed data failed its checksum or could not be decoded; ``args[0]`` says how."""
 
 
 def _zstd_chunks(f: BinaryIO) -> Iterator[bytes]:
-    """Decompress a (possibly multi-frame) zstd stream; raise _Truncated if it ends early."""
+    """Decompress a (possibly multi-frame) zstd stream; raise _Truncated if it ends early.
+
+    libzstd verifies each frame's content checksum where the frame has one (raising
+    ``ZstdError``); a corrupt block or a file that is not zstd raises the same: _Corrupt.
+    """
     dctx = zstandard.ZstdDecompressor()
     obj, fed = dctx.decompressobj(), False
-    while chunk := f.read(_CHUNK):
-        while chunk:
-            fed = True
-            out = obj.decompress(chunk)
-            if out:
-                yield out
-            if obj.eof:
-                chunk, obj, fed = obj.unused_data, dctx.decompressobj(), False
-            else:
-                chunk = b""
+    try:
+        while chunk := f.read(_CHUNK):
+            while chunk:
+                fed = True
+                out = obj.decompress(chunk)
+                if out:
+                    yield out
+                if obj.eof:
+                    chunk, obj, fed = obj.unused_data, dctx.decompressobj(), False
+                else:
+                    chunk = b""
+    except zstandard.ZstdError as e:
+        msg = f"zstd: {e}"
+        raise _Corrupt(msg) from e
     if fed:
         raise _Truncated
 
 
 def _gzip_chunks(f: BinaryIO) -> Iterator[bytes]:
+    """Decompress a (possibly multi-member) gzip stream with zlib, yielding as it goes.
+
+    zlib checks each member's CRC-32 and length trailer (``zlib.error``: _Corrupt); a
+    stream that stops inside a member raises _Truncated after yielding everything before
+    the cut (``gzip.GzipFile`` would drop up to a buffer of it). Zero padding after the
+    last member is allowed, as gzip(1) allows it.
+    """
+    obj, fed, members = zlib.decompressobj(wbits=31), False, 0
     try:
-        with gzip.GzipFile(fileobj=f) as g:
-            while chunk := g.read(_CHUNK):
-                yield chunk
-    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise _Truncated from e
+        while chunk := f.read(_CHUNK):
+            while chunk:
+                if not fed and members and not chunk.strip(b"\0"):
+                    break  # zero padding after a member
+                fed = True
+                out = obj.decompress(chunk)
+                if out:
+                    yield out
+                if obj.eof:
+                    members += 1
+                    chunk, obj, fed = obj.unused_data, zlib.decompressobj(wbits=31), False
+                else:
+                    chunk = b""
+        if fed:
+            out = obj.flush()
+            if out:
+                yield out
+    except zlib.error as e:
+        msg = f"gzip: {e}"
+        raise _Corrupt(msg) from e
+    if fed and not obj.eof:
+        raise _Truncated
 
 
 def _plain_chunks(f: BinaryIO) -> Iterator[bytes]:
@@ -185,17 +247,23 @@ def _plain_chunks(f: BinaryIO) -> Iterator[bytes]:
 
 
 def _lines(path: str) -> Iterator[bytes]:
-    """Yield the lines of a plain, .gz or .zst file (without newlines); may raise _Truncated."""
+    """Yield the lines of a plain, .gz or .zst file (without newlines).
+
+    Raises _Truncated (carrying the partial last line) or _Corrupt.
+    """
     name = path.lower()
     decode = _zstd_chunks if name.endswith(".zst") else (
         _gzip_chunks if name.endswith(".gz") else _plain_chunks)
     with open(path, "rb") as f:
         rest = b""
-        for chunk in decode(f):
-            buf = rest + chunk
-            lines = buf.split(b"\n")
-            rest = lines.pop()
-            yield from lines
+        try:
+            for chunk in decode(f):
+                buf = rest + chunk
+                lines = buf.split(b"\n")
+                rest = lines.pop()
+                yield from lines
+        except _Truncated:
+            raise _Truncated(rest) from None
         if rest:
             yield rest
 
@@ -206,11 +274,29 @@ Record = tuple[str, str, str | None, Any, Any]  # text, source, metadata json, i
 Reject = tuple[str, str, str, bytes]  # source, reason, detail, raw
 
 
+class CorruptFile(InputError):
+    """A whole file is damaged (``reason`` ``corrupt_file``): none of its records may be
+    kept, including those already read. ``reject`` is its one row for the rejects table.
+
+    Raised by `read_batches` whatever ``on_error`` is; with ``on_error="reject"`` the
+    caller discards what it took from the file and counts ``reject`` instead.
+    """
+
+    def __init__(self, path: str, where: int | None, reason: str, detail: str = "",
+                 reject: Reject | None = None) -> None:
+        super().__init__(path, where, reason, detail)
+        self.reject = reject or (str(path), reason, detail, b"")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.where, self.reason, self.detail, self.reject))
+
+
 class _Sink:
     """Collects rejects, or raises on the first one when the user did not ask to keep them."""
 
     def __init__(self, src: Source, opts: ReadOptions) -> None:
         self.src, self.opts, self.rows = src, opts, []
+        self.empty = False
 
     def __call__(self, where: int | None, reason: str, detail: str, raw: bytes) -> None:
         if self.opts.on_error == "raise":
@@ -220,8 +306,15 @@ class _Sink:
     def set_aside(self, where: int | None, reason: str, detail: str, raw: bytes = b"") -> None:
         """Count a record as rejected whatever ``on_error`` says (a web archive's images,
         redirects and empty pages are expected, not errors)."""
-        loc = f"{self.src.rel}:{where}" if where is not None else self.src.rel
+        loc = f"{self.src.label}:{where}" if where is not None else self.src.label
         self.rows.append((loc, reason, detail, raw))
+
+    def corrupt(self, detail: str, records_read: int) -> None:
+        """The whole file is damaged: raise CorruptFile (in both modes)."""
+        detail = (f"{detail}; none of its records are kept ({records_read:,} read before "
+                  "the damage was found). Re-download or re-copy the file")
+        raise CorruptFile(self.src.path, None, "corrupt_file", detail,
+                          (self.src.label, "corrupt_file", detail, b""))
 
 
 def _split_record(obj: dict, opts: ReadOptions) -> tuple[Any, str | None, Any, Any]:
@@ -232,19 +325,24 @@ def _split_record(obj: dict, opts: ReadOptions) -> tuple[Any, str | None, Any, A
     return text, meta, rid, dom
 
 
-def _jsonl_records(src: Source, opts: ReadOptions, reject: Callable) -> Iterator[Record]:
-    lineno, seen_bytes = 0, False
+def _jsonl_records(src: Source, opts: ReadOptions, reject: _Sink) -> Iterator[Record]:
+    lineno, seen_bytes, n = 0, False, 0
     lines = _lines(src.path)
     while True:
         try:
             line = next(lines)
         except StopIteration:
             break
-        except _Truncated:
-            reject(lineno + 1, "truncated_file",
-                   "the compressed stream ends early (an interrupted download or copy?)", b"")
+        except _Truncated as e:
+            reject(lineno + 1, "truncated_file", "the compressed stream ends inside this "
+                   "line (an interrupted download or copy?); every line before it is kept",
+                   e.args[0])
             return
+        except _Corrupt as e:
+            reject.corrupt(str(e.args[0]), n)
         lineno += 1
+        if lineno == 1 and line.startswith(BOM):
+            line = line[len(BOM):]  # as json.load and pandas do with a UTF-8 BOM
         if line.strip():
             seen_bytes = True
         else:
@@ -270,15 +368,18 @@ def _jsonl_records(src: Source, opts: ReadOptions, reject: Callable) -> Iterator
             reject(lineno, "text_not_string", f"{opts.text_field!r} is a "
                    f"{type(text).__name__}", line)
             continue
-        yield text, f"{src.rel}:{lineno}", meta, rid, dom
+        n += 1
+        yield text, f"{src.label}:{lineno}", meta, rid, dom
     if not seen_bytes:
-        reject(None, "empty_file", "no records in the file", b"")
+        reject.empty = True  # 0 records: noted, not a reject
 
 
-def _text_records(src: Source, opts: ReadOptions, reject: Callable) -> Iterator[Record]:
+def _text_records(src: Source, opts: ReadOptions, reject: _Sink) -> Iterator[Record]:
     raw = Path(src.path).read_bytes()
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]
     if not raw.strip():
-        reject(None, "empty_file", "the text file is empty", raw)
+        reject.empty = True
         return
     try:
         text = raw.decode("utf-8")
@@ -286,11 +387,11 @@ def _text_records(src: Source, opts: ReadOptions, reject: Callable) -> Iterator[
         line = raw.count(b"\n", 0, e.start) + 1
         reject(line, "invalid_utf8", f"byte offset {e.start}", raw)
         return
-    yield text, src.rel, None, None, None
+    yield text, src.label, None, None, None
 
 
 def _table_records(batches: Iterator[dict[str, list]], src: Source, opts: ReadOptions,
-                   reject: Callable, label: str) -> Iterator[Record]:
+                   reject: _Sink, label: str) -> Iterator[Record]:
     row = 0
     for cols in batches:
         if opts.text_field not in cols:
@@ -310,21 +411,25 @@ def _table_records(batches: Iterator[dict[str, list]], src: Source, opts: ReadOp
             yield text, f"{label}#row={row}", meta, rid, dom
 
 
-def _parquet_records(src: Source, opts: ReadOptions, reject: Callable) -> Iterator[Record]:
-    try:
-        pf = pq.ParquetFile(src.path)
-    except (pa.ArrowInvalid, OSError) as e:
-        reason = "empty_file" if Path(src.path).stat().st_size == 0 else "unreadable_parquet"
-        reject(None, reason, f"{e} (truncated or not parquet?)", b"")
+def _parquet_records(src: Source, opts: ReadOptions, reject: _Sink) -> Iterator[Record]:
+    """Rows of a parquet file; page CRCs are verified where the writer stored them."""
+    if Path(src.path).stat().st_size == 0:
+        reject.empty = True
         return
+    n = 0
     try:
+        pf = pq.ParquetFile(src.path, page_checksum_verification=True)
         batches = (b.to_pydict() for b in pf.iter_batches(batch_size=opts.batch_rows))
-        yield from _table_records(batches, src, opts, reject, src.rel)
-    except (pa.ArrowInvalid, OSError) as e:
-        reject(None, "unreadable_parquet", f"{e} (truncated?)", b"")
+        for rec in _table_records(batches, src, opts, reject, src.label):
+            n += 1
+            yield rec
+    except (pa.ArrowException, OSError) as e:
+        # the whole file, never "the rows before the bad page": the count would then
+        # depend on the batch size
+        reject.corrupt(f"unreadable parquet: {e} (truncated, or not parquet?)", n)
 
 
-def _hf_records(src: Source, opts: ReadOptions, reject: Callable) -> Iterator[Record]:
+def _hf_records(src: Source, opts: ReadOptions, reject: _Sink) -> Iterator[Record]:
     import datasets  # heavy; only when an HF source is read
 
     if src.kind == "hf_disk":
@@ -352,27 +457,42 @@ class ReadResult:
 
     kept: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    empty_files: list[str] = field(default_factory=list)  # read as 0 records, not rejected
 
 
 def read_batches(src: Source, opts: ReadOptions, result: ReadResult) -> Iterator[pa.RecordBatch]:
     """Stream ``src`` as document-table record batches of at most ``opts.batch_rows`` rows.
 
-    Rejected records (with ``on_error="reject"``) are appended to ``result.rejects``.
+    The batches follow ``doc_schema(opts.id_field is not None)``: ``id`` is always
+    ``stable_id(source)``; the record's ``id_field`` value (as a string, null when the
+    record lacks it) goes to ``user_id``. Rejected records (with ``on_error="reject"``)
+    are appended to ``result.rejects``; an empty file to ``result.empty_files``.
+
+    Raises
+    ------
+    InputError
+        a bad record with ``on_error="raise"`` (names the file and line/row).
+    CorruptFile
+        the file is damaged (checksum, undecodable data), in either mode; batches
+        already yielded from ``src`` must be discarded by the caller.
     """
     sink = _Sink(src, opts)
     domain = default_domain(src, opts)
-    cols: dict[str, list] = {n: [] for n in DOC_SCHEMA.names}
+    schema = doc_schema(user_id=opts.id_field is not None)
+    cols: dict[str, list] = {n: [] for n in schema.names}
     nbytes = 0
 
     def flush() -> pa.RecordBatch:
-        batch = pa.RecordBatch.from_pydict(cols, schema=DOC_SCHEMA)
+        batch = pa.RecordBatch.from_pydict(cols, schema=schema)
         for v in cols.values():
             v.clear()
         return batch
 
     try:
         for text, source, meta, rid, dom in _READERS[src.kind](src, opts, sink):
-            cols["id"].append(str(rid) if rid is not None else stable_id(source))
+            cols["id"].append(stable_id(source))
+            if opts.id_field is not None:
+                cols["user_id"].append(str(rid) if rid is not None else None)
             cols["text"].append(text)
             cols["domain"].append(str(dom) if dom is not None else domain)
             cols["source"].append(source)
@@ -384,6 +504,9 @@ def read_batches(src: Source, opts: ReadOptions, result: ReadResult) -> Iterator
                 nbytes = 0
         if cols["id"]:
             yield flush()
+        if sink.empty:
+            result.empty_files.append(src.label)
+            log.info("%s: empty file, 0 records", src.label)
     finally:
         result.rejects.extend(sink.rows)
 
@@ -394,13 +517,28 @@ def rejects_table(rows: list[Reject]) -> pa.Table:
                      "raw": list(raw)}, schema=REJECT_SCHEMA)
 
 
+def read_source(src: Source, opts: ReadOptions, result: ReadResult) -> list[pa.RecordBatch]:
+    """All of ``src``'s batches, or none when it is a `CorruptFile` and ``opts.on_error``
+    is ``"reject"`` (then its one reject row is added to ``result``). Holds the file in
+    memory: for small inputs; `mixforge.ingest` streams instead."""
+    kept = result.kept
+    try:
+        return list(read_batches(src, opts, result))
+    except CorruptFile as e:
+        if opts.on_error != "reject":
+            raise
+        result.kept = kept
+        result.rejects.append(e.reject)
+        return []
+
+
 def read_table(path: str, opts: ReadOptions | None = None) -> pa.Table:
-    """Read one source whole (small inputs, tests, notebooks)."""
+    """Read one input whole (small inputs, tests, notebooks)."""
     opts = opts or ReadOptions()
     result = ReadResult()
-    batches = [b for s in discover([path]) for b in read_batches(s, opts, result)]
-    return pa.Table.from_batches(batches, schema=DOC_SCHEMA)
+    batches = [b for s in discover([path]) for b in read_source(s, opts, result)]
+    return pa.Table.from_batches(batches, schema=doc_schema(opts.id_field is not None))
 
 
-__all__ = ["ReadOptions", "ReadResult", "Source", "discover", "read_batches", "read_table",
-           "rejects_table", "stable_id"]
+__all__ = ["CorruptFile", "ReadOptions", "ReadResult", "Source", "discover", "read_batches",
+           "read_source", "read_table", "rejects_table", "stable_id"]

@@ -5,25 +5,114 @@ Every shard's outputs are written to a temp file and renamed into place; then a 
 of the stage config and the inputs' fingerprints). A rerun skips shards whose marker key
 matches and redoes those whose config or inputs changed; an interrupted shard has no
 marker and simply runs again.
+
+One process writes a run directory at a time: `run_lock` holds ``RUN/.mixforge.lock``
+(an ``flock`` on it, and the holder's pid, host and command written in it) for as long
+as a stage runs; a second process gets `RunDirBusy` naming the holder. The kernel drops
+the ``flock`` when its holder dies however it dies, so a lock left by a killed process is
+taken over, with a warning naming it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import FatalError
 from .executor import Executor, OnResult
 
 log = logging.getLogger(__name__)
 MARKERS = "_markers"
+LOCK = ".mixforge.lock"
+
+
+class RunDirBusy(FatalError):
+    """Another process is writing the run directory (its lock names it)."""
+
+
+_held: dict[str, list] = {}  # resolved run dir -> [fd, depth, pid]: re-entrant per process
+
+
+def _holder(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _busy(run_dir: Path, info: dict[str, Any]) -> RunDirBusy:
+    who = (f"pid {info.get('pid', '?')} on {info.get('host', '?')} "
+           f"({info.get('command', '?')}, since {info.get('started', '?')})")
+    msg = (f"run directory {run_dir} is in use by {who}. Wait for it to finish (reruns "
+           "resume), stop it, or use another --run-dir")
+    return RunDirBusy(msg)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator[Path]:
+    """Hold the run directory's lock for the block (re-entrant within one process).
+
+    Creates ``run_dir`` if needed. Raises `RunDirBusy` naming the holder (pid, host,
+    command, start time) when another live process holds it. A lock file left by a dead
+    process (its ``flock`` gone with it) is taken over with a warning.
+    """
+    run_dir = Path(run_dir)
+    key = str(run_dir.resolve())
+    held = _held.get(key)
+    if held and held[2] == os.getpid():
+        held[1] += 1
+        try:
+            yield run_dir / LOCK
+        finally:
+            held[1] -= 1
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK
+    host = socket.gethostname()
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise _busy(run_dir, _holder(path)) from None
+        try:  # the holder before us may have unlinked the file between our open and flock
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    old = _holder(path)
+    if old.get("pid") and old.get("pid") != os.getpid():
+        # the flock is ours, so its holder is gone (killed, or its machine rebooted)
+        log.warning("%s: taking over a stale lock of pid %s on %s (%s), which is no longer "
+                    "running; its unfinished shards are redone", run_dir, old.get("pid"),
+                    old.get("host"), old.get("command"))
+    info = {"pid": os.getpid(), "host": host,
+            "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+    _held[key] = [fd, 1, os.getpid()]
+    try:
+        yield path
+    finally:
+        _held.pop(key, None)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -108,10 +197,23 @@ def _run_and_mark(job: tuple[Callable[[ShardTask], dict], ShardTask]) -> dict:
         "outputs": [os.path.relpath(o, task.stage_dir) for o in result.get("outputs", [])],
         "seconds": round(time.perf_counter() - start, 3),
     }
+    if result.get("notes"):
+        marker["notes"] = result["notes"]
     write_json(task.marker, marker)
     for stale in set(previous) - set(marker["outputs"]):  # e.g. a rejects file now empty
-        (Path(task.stage_dir) / stale).unlink(missing_ok=True)
+        _unlink_output(Path(task.stage_dir), stale)
     return marker
+
+
+def _unlink_output(stage_dir: Path, rel: str) -> None:
+    """Delete a shard output a marker lists, only if it lies inside ``stage_dir`` (a
+    hand-edited or foreign marker must not reach anything else)."""
+    path = Path(os.path.abspath(stage_dir / rel))
+    if Path(os.path.abspath(stage_dir)) not in path.parents:
+        log.warning("%s: marker lists %s, outside the stage folder; not deleted",
+                    stage_dir, rel)
+        return
+    path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -122,6 +224,7 @@ class StageReport:
     markers: list[dict] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)  # stage-wide checks (e.g. user ids)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -149,6 +252,22 @@ def run_stage(tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],
     if not tasks:
         return StageReport(Path("."))
     stage_dir = Path(tasks[0].stage_dir)
+    with run_lock(run_dir_of(stage_dir)):
+        return _run_stage(stage_dir, tasks, fn, executor, on_result, summary)
+
+
+def run_dir_of(stage_dir: str | os.PathLike) -> Path:
+    """The run directory of a stage folder: ``RUN/STAGE`` -> ``RUN``; a stage's private
+    sub-folder (``RUN/dedup_exact/_map``, names starting with ``_``) -> ``RUN`` too."""
+    stage_dir = Path(stage_dir)
+    while stage_dir.name.startswith("_") and stage_dir.parent != stage_dir:
+        stage_dir = stage_dir.parent
+    return stage_dir.parent
+
+
+def _run_stage(stage_dir: Path, tasks: Sequence[ShardTask], fn: Callable[[ShardTask], dict],
+               executor: Executor, on_result: OnResult | None,
+               summary: dict | None) -> StageReport:
     _remove_stale(stage_dir, {t.shard for t in tasks})
     todo = [t for t in tasks if not is_done(t)]
     done = {t.shard for t in tasks} - {t.shard for t in todo}
@@ -184,6 +303,6 @@ def _remove_stale(stage_dir: Path, keep: set[str]) -> None:
             continue
         marker = read_marker(marker_path) or {}
         for out in marker.get("outputs", []):
-            (stage_dir / out).unlink(missing_ok=True)
+            _unlink_output(stage_dir, out)
         marker_path.unlink()
         log.info("%s: removed stale shard %s", stage_dir.name, marker_path.stem)

@@ -1,8 +1,9 @@
 """The document table every curate stage reads and writes.
 
-`id` (stable across runs), `text`, `domain`, `source` (file and line or row) and
-`metadata` (the input record's other fields, as a JSON object) come first; stages append
-their own columns (scores, cluster ids) and carry every other column through untouched.
+`id` (unique within a run by construction, stable across reruns), `text`, `domain`,
+`source` (file and line or row) and `metadata` (the input record's other fields, as a
+JSON object) come first (ingest adds `user_id` with --id-field); stages append their own
+columns (scores, cluster ids) and carry every other column through untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ DOC_SCHEMA = pa.schema(
     ]
 )
 REQUIRED = ("id", "text", "domain", "source")
+USER_ID = pa.field("user_id", pa.string())  # the input's own id (--id-field), as metadata
+
+
+def doc_schema(user_id: bool = False) -> pa.Schema:
+    """The ingest output schema: DOC_SCHEMA, plus ``user_id`` when an id field is read."""
+    return DOC_SCHEMA.append(USER_ID) if user_id else DOC_SCHEMA
 
 REJECT_SCHEMA = pa.schema(
     [

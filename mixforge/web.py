@@ -152,7 +152,7 @@ def warc_records(src: Any, opts: Any, reject: Callable) -> Iterator[tuple]:
                        f"{e}", b"")
                 return
             n += 1
-            where = f"{src.rel}#record={n}"
+            where = f"{src.label}#record={n}"
             conversion = rec.record_type == rtype.conversion
             # the block digest covers the HTTP headers too: check it before parsing them
             if rec.headers.get("WARC-Block-Digest") and not rec.verify_block_digest():

@@ -86,7 +86,8 @@ def test_reject_mode_writes_rejects_and_conserves_counts(tmp_path, corpus_dir):
     assert t["rejected_malformed_json"] == 1 and t["rejected_missing_text"] == 1
     rejects = pq.read_table(tmp_path / "run/ingest/rejects/shard-00000.parquet").to_pylist()
     assert [(r["source"], r["reason"]) for r in rejects] == [
-        ("in.jsonl:11", "malformed_json"), ("in.jsonl:21", "missing_text")]
+        (f"{tmp_path}/in.jsonl:11", "malformed_json"),
+        (f"{tmp_path}/in.jsonl:21", "missing_text")]
     assert rejects[0]["raw"] == b'{"text": "broken'
 
 

@@ -14,7 +14,14 @@ import pytest
 import zstandard
 
 from mixforge.errors import ConfigError, InputError
-from mixforge.readers import ReadOptions, ReadResult, discover, read_batches, read_table
+from mixforge.readers import (
+    ReadOptions,
+    ReadResult,
+    discover,
+    read_batches,
+    read_source,
+    read_table,
+)
 from mixforge.schema import DOC_SCHEMA
 
 
@@ -37,7 +44,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
 def _read_all(path: Path, **kw) -> tuple[pa.Table, ReadResult]:
     opts = ReadOptions(**kw)
     result = ReadResult()
-    batches = [b for s in discover([str(path)]) for b in read_batches(s, opts, result)]
+    batches = [b for s in discover([str(path)]) for b in read_source(s, opts, result)]
     return pa.Table.from_batches(batches, schema=DOC_SCHEMA), result
 
 
@@ -48,7 +55,7 @@ def test_jsonl_variants_read_real_text(tmp_path, corpus_dir, suffix):
     table, result = _read_all(path)
     assert table["text"].to_pylist() == [r["text"] for r in rows]
     assert set(table["domain"].to_pylist()) == {"lic"}
-    assert table["source"][0].as_py() == f"lic{suffix}:1"
+    assert table["source"][0].as_py() == f"{path}:1"  # the file as the input named it
     meta = json.loads(table["metadata"][0].as_py())
     assert meta["source_file"] == rows[0]["source_file"]
     assert result.kept == len(rows) and not result.rejects
@@ -68,7 +75,7 @@ def test_parquet_reader_carries_other_columns(tmp_path, corpus_dir):
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "docs.parquet", row_group_size=16)
     table, _ = _read_all(tmp_path / "docs.parquet", batch_rows=10)
     assert table["text"].to_pylist() == [r["text"] for r in rows]
-    assert table["source"][3].as_py() == "docs.parquet#row=4"
+    assert table["source"][3].as_py() == f"{tmp_path}/docs.parquet#row=4"
     assert json.loads(table["metadata"][3].as_py())["licence"] == rows[3]["licence"]
 
 
@@ -83,7 +90,7 @@ def test_text_folder_domains_from_subfolders(tmp_path):
     table, _ = _read_all(tmp_path)
     assert sorted(table["domain"].to_pylist()) == ["code", "code", "docs"]
     text = dict(zip(table["source"].to_pylist(), table["text"].to_pylist(), strict=True))
-    assert text["code/abc.txt"] == (stdlib / "abc.py").read_text()
+    assert text[f"{tmp_path}/code/abc.txt"] == (stdlib / "abc.py").read_text()
 
 
 def test_domain_from_field_pattern_and_flag(tmp_path, corpus_dir):
@@ -96,13 +103,18 @@ def test_domain_from_field_pattern_and_flag(tmp_path, corpus_dir):
         _read_all(path, domain_pattern=r"nomatch-(\d)")
 
 
-def test_ids_are_stable_and_unique_or_taken_from_a_field(tmp_path, corpus_dir):
+def test_ids_are_stable_and_unique_and_a_user_id_is_metadata(tmp_path, corpus_dir):
     rows = [dict(r, doc_id=f"d{i}") for i, r in enumerate(_records(corpus_dir, "licenses"))]
     path = _write_jsonl(tmp_path / "a.jsonl", rows)
     first, second = _read_all(path)[0], _read_all(path)[0]
     assert first["id"].to_pylist() == second["id"].to_pylist()
     assert len(set(first["id"].to_pylist())) == len(rows)
-    assert _read_all(path, id_field="doc_id")[0]["id"].to_pylist() == [r["doc_id"] for r in rows]
+    assert "user_id" not in first.column_names
+    opts = ReadOptions(id_field="doc_id")
+    (src,) = discover([str(path)])
+    with_field = pa.Table.from_batches(list(read_batches(src, opts, ReadResult())))
+    assert with_field["user_id"].to_pylist() == [r["doc_id"] for r in rows]
+    assert with_field["id"].to_pylist() == first["id"].to_pylist()  # the id never changes
 
 
 def test_hf_datasets_saved_folder_and_load_dataset_path(tmp_path, corpus_dir):
@@ -138,10 +150,9 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, int | None]]:
         "malformed_json": (GOOD + b'{"text": "cut\n' + GOOD, 2, "a.jsonl"),
         "invalid_utf8": (GOOD * 2 + b'{"text": "caf\xe9"}\n', 3, "b.jsonl"),
         "missing_text": (GOOD + b'{"body": "no text here"}\n', 2, "c.jsonl"),
-        "empty_file": (b"", None, "d.jsonl"),
         "truncated_file": (zst[: len(zst) // 2], None, "e.jsonl.zst"),
         "truncated_gz": (gz[: len(gz) // 2], None, "f.jsonl.gz"),
-        "unreadable_parquet": (parquet.read_bytes()[:-100], None, "g.parquet"),
+        "corrupt_file": (parquet.read_bytes()[:-100], None, "g.parquet"),
     }
     parquet.unlink()
     out = {}

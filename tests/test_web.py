@@ -81,7 +81,7 @@ def test_warc_pages_become_documents_and_the_rest_is_counted(pages, tmp_path, gz
     assert "libffi" in intro and "<" not in intro[:200]
     assert "zlib" in texts["http://docs.example/latin1"]  # decoded as Latin-1, not garbage
     assert max(pages) == "zlib_how.html"
-    assert table["source"][0].as_py() == f"{path.name}#record=1"
+    assert table["source"][0].as_py().endswith(f"{path.name}#record=1")
 
 
 def test_wet_conversion_records_are_taken_as_text(pages, tmp_path):

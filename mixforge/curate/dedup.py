@@ -54,6 +54,7 @@ import pyarrow.parquet as pq
 from ..config import config_hash, opt, to_dict
 from ..errors import ConfigError
 from ..executor import Executor, OnResult, get_executor
+from ..jit import announce_compile
 from ..rundir import ShardTask, StageReport, atomic_path, read_marker, run_stage, write_json
 from ..stage import Step, input_key, map_documents
 from ..stats import stage_files
@@ -437,6 +438,7 @@ def dedup(cfg: Config, run_dir: str | Path, executor: Executor | None = None,
     executor = executor or get_executor()
     t0 = time.perf_counter()
     tasks, n_input = _plan_map(run_dir, cfg)
+    announce_compile(f"dedup {cfg.kind}", "mixforge.curate._kernels")
     mapped = run_stage(tasks, _map_shard, executor, None, {"config": to_dict(cfg)})
     t_map = time.perf_counter() - t0
     out_dir = run_dir / cfg.output_stage / CLUSTERS

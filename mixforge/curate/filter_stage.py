@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from ..config import to_dict
 from ..executor import Executor, OnResult, get_executor
 from ..ingest import PARQUET_OPTS
+from ..jit import announce_compile
 from ..rundir import ShardTask, StageReport, atomic_path, run_stage
 from ..schema import check_documents
 from ..stage import latest_document_stage, plan_documents
@@ -210,6 +211,9 @@ def run_filter(cfg: FilterConfig, run_dir: str | Path, executor: Executor | None
     >>> report.totals["kept"], report.totals.get("dropped_gopher_short_doc")  # doctest: +SKIP
     """
     in_stage, tasks = plan_filter(cfg, run_dir)
+    if tasks:
+        announce_compile("filter", "mixforge.curate._textstats_kernels",
+                         "mixforge.curate._kernels")
     report = run_stage(tasks, filter_shard, executor or get_executor(), on_result,
                        summary={"config": to_dict(cfg), "input_stage": in_stage})
     merge_samples(Path(run_dir) / STAGE, cfg.sample_per_reason)

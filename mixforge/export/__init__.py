@@ -50,7 +50,8 @@ FORMATS: dict[str, Any] = {
     "olmo": olmo,
 }
 MANIFEST = "mixforge-export.json"
-__all__ = ["FORMATS", "MANIFEST", "ExportConfig", "ExportReport", "atomic_dir", "export"]
+__all__ = ["FORMATS", "MANIFEST", "ExportConfig", "ExportReport", "atomic_dir", "check_out",
+           "export"]
 
 
 @dataclass
@@ -67,13 +68,50 @@ class ExportReport:
         return sum((self.out / f).stat().st_size for r in self.splits.values() for f in r.files)
 
 
-@contextlib.contextmanager
-def atomic_dir(out: Path, overwrite: bool) -> Iterator[Path]:
-    """Yield a temp folder beside ``out``; it replaces ``out`` only if the block succeeds."""
-    out = Path(out)
-    if out.exists() and not overwrite:
-        msg = f"{out} exists; pass --overwrite to replace it, or choose another --out"
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_out(out: Path, overwrite: bool, protected: tuple[Path, ...] = ()) -> Path:
+    """Refuse an export folder that would delete what a user owns; return it, absolute.
+
+    ``--overwrite`` replaces only a folder that holds ``mixforge-export.json`` (one
+    mixforge wrote as an export). Never allowed, with or without it: a folder that holds
+    or is one of ``protected`` (the token store, the run directory), or a folder inside
+    the token store. Raises a ConfigError naming the folder and what to do instead.
+    """
+    out = Path(os.path.abspath(out))  # "." and "x/.." have no name to build temp names on
+    real = out.resolve()
+    for p in protected:
+        p = Path(p).resolve()
+        if _within(p, real):
+            msg = (f"--out {out} holds {p} (mixforge's own data), which an export would "
+                   "replace; choose a new folder, e.g. --out exports/NAME")
+            raise ConfigError(msg)
+    store = protected[0].resolve() if protected else None
+    if store is not None and _within(real, store):
+        msg = f"--out {out} is inside the token store {store}; choose a folder outside it"
         raise ConfigError(msg)
+    if out.exists() or out.is_symlink():
+        if not overwrite:
+            msg = f"{out} exists; pass --overwrite to replace it, or choose another --out"
+            raise ConfigError(msg)
+        if not real.is_dir() or not (real / MANIFEST).is_file():
+            msg = (f"--out {out} exists and is not a mixforge export (no {MANIFEST} in it); "
+                   "--overwrite only replaces an earlier export. Choose a new folder, or "
+                   "move it away yourself")
+            raise ConfigError(msg)
+    return out
+
+
+@contextlib.contextmanager
+def atomic_dir(out: Path, overwrite: bool, protected: tuple[Path, ...] = ()) -> Iterator[Path]:
+    """Yield a temp folder beside ``out``; it replaces ``out`` only if the block succeeds.
+
+    ``out`` is checked first by `check_out` (``protected``: the token store first, then
+    the run directory): only an earlier export is ever replaced.
+    """
+    out = check_out(out, overwrite, protected)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -124,7 +162,9 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
     splits = [s for s in ("train", "val")
               if len(m.splits[s]) or s == "train" or getattr(fmt, "TEXT", False)]
     results: dict[str, SplitResult] = {}
-    with atomic_dir(cfg.out, cfg.overwrite) as tmp:
+    protected = (store.path, *_run_dir_of(store.path))
+    check_out(cfg.out, cfg.overwrite, protected)  # before any work
+    with atomic_dir(cfg.out, cfg.overwrite, protected) as tmp:
         for split in splits:
             if getattr(fmt, "TEXT", False):
                 docs = _docs_table(m, split)
@@ -203,6 +243,15 @@ def document_texts(store: TokenStore, ids: pa.ChunkedArray | pa.Array) -> pa.Arr
                "(was the stage re-run after tokenizing?); re-run tokenize")
         raise ConfigError(msg)
     return joined["text"].to_arrow()
+
+
+def _run_dir_of(store: Path) -> tuple[Path, ...]:
+    """The run directory holding ``store`` (``RUN/tokenize``), if it is one: a folder with
+    stage folders (``*/_markers``) or a run lock beside the store."""
+    parent = Path(store).resolve().parent
+    if (parent / ".mixforge.lock").exists() or any(parent.glob("*/_markers")):
+        return (parent,)
+    return ()
 
 
 def _mkparent(path: Path) -> Path:

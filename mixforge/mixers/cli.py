@@ -61,7 +61,8 @@ def mix_group() -> None:
 @click.option("--strategy", type=click.Choice(["natural", "uniform", "temperature", "unimax",
                                                "manual"]),
               default="natural", show_default=True, help="How to weight the domains.")
-@click.option("--budget", default=None, help="Token budget: 2000, 1e9, 300M, 1.5B.")
+@click.option("--budget", default=None, help="Token budget: 2000, 1e9, 300M, 1.5B (default: "
+              "every token of the store once).")
 @click.option("--epoch-cap", type=float, default=4.0, show_default=True,
               help="Most epochs any domain may be repeated.")
 @click.option("--tau", type=float, default=2.0, show_default=True,
@@ -93,10 +94,12 @@ def plan_command(store: Path | None, run_dir: Path | None, mix_file: Path | None
         if budget is not None:
             mix.budget_tokens = parse_tokens(budget)
     else:
-        if budget is None:
-            msg = "give --budget (tokens to export), e.g. --budget 300M"
-            raise ConfigError(msg)
-        mix = make_mix(strategy, store_tokens(ts), parse_tokens(budget), epoch_cap=epoch_cap,
+        tokens = store_tokens(ts)
+        if budget is None:  # as probe sweep's --final-budget 0: every token once
+            budget = str(sum(tokens.values()))
+            click.echo(f"no --budget: every token of the store once ({int(budget):,} tokens)",
+                       err=True)
+        mix = make_mix(strategy, tokens, parse_tokens(budget), epoch_cap=epoch_cap,
                        seed=seed, tau=tau, weights=parse_weights(weights) if weights else None,
                        inputs={"store": str(path)})
     plan = plan_mix(mix, ts.meta["domains"], val_fraction=val_fraction,

@@ -22,7 +22,7 @@ class ExportConfig:
 
     format: FormatName = opt("nanogpt", "The training format to write.")
     out: Path = opt(Path("export"), "The export folder (written atomically).",
-                    flag="--out")
+                    flag="--out", short="-o")
     val_fraction: float = opt(0.005, "Share of the budget held out for validation (whole "
                               "documents per domain, never repeated, never in train).")
     over_cap: Literal["error", "exceed", "shrink"] = opt(
