@@ -89,7 +89,7 @@ def run_demo(out: str | Path, max_mb: float = 20.0, workers: int | None = None,
         echo(table(df, f"[{name}] documents per domain"))
     echo(table(summary(run_dir, results), "summary"))
     if "probe" in results:
-        from .train_probe.cli import summary_table
+        from .train_probe.sweep import summary_table
 
         echo(summary_table(results["probe"].results, rows=5))
     echo(f"mix: {results.get('mix')}")

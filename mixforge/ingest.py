@@ -13,7 +13,7 @@ from typing import Literal
 
 import pyarrow.parquet as pq
 
-from .config import config_hash, opt, to_dict
+from .config import check_regex, config_hash, opt, to_dict
 from .errors import ConfigError
 from .executor import Executor, OnResult, get_executor
 from .readers import ReadOptions, ReadResult, Source, discover, read_batches, rejects_table
@@ -49,6 +49,7 @@ class IngestConfig:
         if self.domain and (self.domain_field or self.domain_pattern):
             msg = "give one of domain, domain_field, domain_pattern"
             raise ConfigError(msg)
+        check_regex(self.domain_pattern, "domain_pattern")
 
     def read_options(self) -> ReadOptions:
         return ReadOptions(self.text_field, self.id_field, self.domain, self.domain_field,

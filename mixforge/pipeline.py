@@ -22,9 +22,11 @@ from .curate.dedup import ExactConfig, FuzzyConfig, dedup
 from .curate.filter_stage import plan_filter, run_filter
 from .curate.filters import FilterConfig
 from .errors import ConfigError
-from .executor import Executor, get_executor
+from .executor import Executor, ExecutorConfig
 from .ingest import IngestConfig, ingest, plan_ingest
+from .layout import PIPELINE
 from .mixers.export_config import ExportConfig
+from .mixers.strategies import DEFAULT_TAU
 from .stats import stage_files
 from .tokenize.stage import TokenizeConfig, tokenize
 from .tokenize.train import TrainConfig as TokenizerTrainConfig
@@ -48,20 +50,17 @@ class MixSection:
     target: str | None = opt(None, "regmix: minimize this domain's bpb (default: the mean).")
     budget_tokens: int = opt(0, "Total training tokens (0: every token once).")
     epoch_cap: float = opt(4.0, "Most times any domain may be repeated.")
-    tau: float = opt(3.0, "Temperature (strategy temperature).")
+    tau: float = opt(DEFAULT_TAU, "Temperature (strategy temperature).")
     weights: dict[str, float] = opt({}, "Weights (strategy manual).")
     seed: int = opt(0, "Sampling seed.")
 
 
 @dataclass
-class PipelineConfig:
-    """A whole run: where it goes, how it executes, and one section per stage."""
+class PipelineConfig(ExecutorConfig):
+    """A whole run: how it executes (`ExecutorConfig`), where it goes, one section per stage."""
 
     run_dir: str = opt("runs/pipeline", "The run directory (relative paths: to the config "
                        "file's folder).")
-    executor: Literal["local", "ray"] = opt("local", "Where shards run: local or ray.")
-    workers: int | None = opt(None, "Worker processes / Ray CPUs (default: all cores).")
-    ray_address: str | None = opt(None, "An existing Ray cluster (default: start one).")
     ingest: IngestConfig | None = opt(None, "Sources -> document table (`mixforge ingest`).")
     dedup_exact: ExactConfig | None = opt(None, "Exact dedup (`mixforge dedup exact`).")
     dedup_fuzzy: FuzzyConfig | None = opt(None, "MinHash-LSH dedup (`mixforge dedup fuzzy`).")
@@ -93,8 +92,8 @@ class PipelineConfig:
 
 
 @dataclass
-class Step:
-    """One stage of the pipeline: its section name and how to plan and run it."""
+class StageRunner:
+    """How the pipeline runs one stage: its section name, its shard count, its run."""
 
     name: str
     count: Callable[[Any, Path], int]  # how many shards (for the progress bar)
@@ -174,20 +173,27 @@ def _input_shards(section: Any, run_dir: Path) -> int:
     return len(stage_files(run_dir / resolve_input(run_dir, section).input_stage))
 
 
-STEPS = [
-    Step("ingest", lambda c, r: len(plan_ingest(c, r)),
-         lambda c, r, ex, cb: ingest(c, r, ex, cb)),
-    Step("dedup_exact", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
-    Step("dedup_fuzzy", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
-    Step("filter", lambda c, r: len(plan_filter(c, r)[1]),
-         lambda c, r, ex, cb: run_filter(c, r, ex, cb)),
-    Step("tokenizer", lambda c, r: 1, _once(lambda c, r: train_tokenizer(r, c))),
-    Step("tokenize", lambda c, r: len(stage_files(r / latest_stage(r, c.input_stage))),
-         lambda c, r, ex, cb: tokenize(c, r, ex, cb)[0]),
-    Step("probe", lambda c, r: 1,
-         lambda c, r, ex, cb: _tick(run_sweep(c, r, ex), cb)),
-    Step("mix", lambda c, r: 1, _once(run_mix)),
+_RUNNERS = [
+    StageRunner("ingest", lambda c, r: len(plan_ingest(c, r)),
+                lambda c, r, ex, cb: ingest(c, r, ex, cb)),
+    StageRunner("dedup_exact", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
+    StageRunner("dedup_fuzzy", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
+    StageRunner("filter", lambda c, r: len(plan_filter(c, r)[1]),
+                lambda c, r, ex, cb: run_filter(c, r, ex, cb)),
+    StageRunner("tokenizer", lambda c, r: 1, _once(lambda c, r: train_tokenizer(r, c))),
+    StageRunner("tokenize", lambda c, r: len(stage_files(r / latest_stage(r, c.input_stage))),
+                lambda c, r, ex, cb: tokenize(c, r, ex, cb)[0]),
+    StageRunner("probe", lambda c, r: 1,
+                lambda c, r, ex, cb: _tick(run_sweep(c, r, ex), cb)),
+    StageRunner("mix", lambda c, r: 1, _once(run_mix)),
 ]
+_BY_NAME = {r.name: r for r in _RUNNERS}
+#: The stages `run_pipeline` runs, in `mixforge.layout.PIPELINE` order (export, a list of
+#: sections, runs after them: `run_exports`).
+STEPS = [_BY_NAME[s.section] for s in PIPELINE if s.section in _BY_NAME]
+if {s.section for s in PIPELINE} != {*_BY_NAME, "export"}:
+    _msg = "mixforge.layout.PIPELINE and pipeline._RUNNERS name other stages"
+    raise RuntimeError(_msg)
 
 
 def load_pipeline(path: str | Path) -> PipelineConfig:
@@ -222,7 +228,7 @@ def describe(cfg: PipelineConfig) -> str:
 def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = None) -> dict:
     """Run every configured stage in order; return {stage: its result}."""
     run_dir = Path(cfg.run_dir)
-    executor = get_executor(cfg.executor, cfg.workers, cfg.ray_address)
+    executor = cfg.make()
     results: dict[str, Any] = {}
     for step in STEPS:
         section = getattr(cfg, step.name, None)

@@ -400,3 +400,22 @@ def results_table(out: Path, plans: list[ProbePlan]) -> pl.DataFrame:
     with atomic_path(out / "results.parquet") as tmp:
         df.write_parquet(tmp)
     return df
+
+
+def summary_table(df: pl.DataFrame, rows: int = 20) -> str:
+    """The best probes by average held-out bits per byte, as a text table."""
+    from ..progress import table
+
+    if df.is_empty():
+        return "(no results)"
+    wcols = [c for c in df.columns if c.startswith("w:")]
+    bpb = [c for c in df.columns if c.startswith("bpb:") and c != "bpb:avg"]
+    targets = [c for c in bpb if f"w:{c[4:]}" not in wcols]
+    top = df.with_columns(pl.col("seed").cast(pl.Utf8), pl.Series("mix (top 3)", [
+            " ".join(f"{c[2:]}={w:.2f}" for c, w in sorted(
+                ((c, r[c]) for c in wcols), key=lambda cw: -cw[1])[:3])
+            for r in df.iter_rows(named=True)]))
+    cols = ["probe", "seed", "mix (top 3)", "bpb:avg", *targets, "tokens", "wall_s"]
+    out = top.sort("bpb:avg").head(rows).select(cols).with_columns(
+        pl.col("^bpb:.*$").round(4))
+    return table(out, f"best {min(rows, len(df))} of {len(df)} probes by bpb:avg")
