@@ -45,7 +45,7 @@ class LocalExecutor:
     """
 
     PRELOAD = ("numpy", "pyarrow", "pyarrow.parquet", "pyarrow.compute", "mixforge.ingest",
-               "mixforge.stage", "mixforge.tokenize.stage")
+               "mixforge.documents", "mixforge.tokenize.stage")
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)

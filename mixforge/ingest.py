@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from .config import check_regex, config_hash, opt, to_dict
 from .errors import ConfigError
 from .executor import Executor, OnResult, get_executor
+from .layout import REJECTS
 from .readers import ReadOptions, ReadResult, Source, discover, read_batches, rejects_table
 from .rundir import ShardTask, StageReport, atomic_path, fingerprint, run_stage
 from .schema import DOC_SCHEMA
@@ -84,13 +85,21 @@ def plan_ingest(cfg: IngestConfig, run_dir: str | Path) -> list[ShardTask]:
         tasks.append(ShardTask(stage_dir, f"shard-{i:05d}", paths,
                                key=config_hash(key_cfg, [s.rel for s in group],
                                                fingerprint(paths)),
-                               params=(group, cfg.read_options())))
+                               params=IngestParams(tuple(group), cfg.read_options())))
     return tasks
 
 
-def ingest_shard(task: ShardTask) -> dict:
+@dataclass(frozen=True)
+class IngestParams:
+    """An ingest task's parameters (`ShardTask.params`): its sources and how to read them."""
+
+    sources: tuple[Source, ...]
+    options: ReadOptions
+
+
+def ingest_shard(task: ShardTask[IngestParams]) -> dict:
     """Read the shard's sources and write its document parquet (and rejects) atomically."""
-    group, opts = task.params
+    group, opts = task.params.sources, task.params.options
     out = task.output(".parquet")
     kept, rejects = 0, []
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, DOC_SCHEMA, **PARQUET_OPTS) as w:
@@ -102,14 +111,14 @@ def ingest_shard(task: ShardTask) -> dict:
             rejects.extend(result.rejects)
     outputs = [out]
     if rejects:
-        rej = task.output(".parquet", sub="rejects")
+        rej = task.output(".parquet", sub=REJECTS)
         with atomic_path(rej) as tmp:
             pq.write_table(rejects_table(rejects), tmp, **PARQUET_OPTS)
         outputs.append(rej)
     reasons: dict[str, int] = {}
     for r in rejects:
         reasons[f"rejected_{r[1]}"] = reasons.get(f"rejected_{r[1]}", 0) + 1
-    counts = {"records_in": kept + len(rejects), "kept": kept, "rejected": len(rejects),
+    counts = {"docs_in": kept + len(rejects), "kept": kept, "rejected": len(rejects),
               "files": len(group), **reasons}
     return {"counts": counts, "outputs": outputs}
 

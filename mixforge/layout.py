@@ -61,6 +61,8 @@ PIPELINE: tuple[Stage, ...] = (
 #: Stages whose output is a document table, latest first: what a later stage reads when
 #: the user does not name one (`latest_document_stage`).
 DOCUMENT_STAGES: tuple[str, ...] = ("filter", "dedup_fuzzy", "dedup_exact", "ingest")
+#: The stages that count documents in and out, in pipeline order (the report's funnel).
+FUNNEL: tuple[str, ...] = (*reversed(DOCUMENT_STAGES), TOKEN_STORE)
 
 
 def stage_dir(run_dir: str | Path, stage: str) -> Path:

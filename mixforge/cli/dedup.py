@@ -8,7 +8,7 @@ from ..config import click_options, from_flags
 from ..curate.dedup import ExactConfig, FuzzyConfig
 from ._common import CONTEXT, RunOptions, print_stats, run_options
 
-STAT_KEYS = ("docs", "reference_docs", "candidate_edges", "candidate_pairs", "verified_pairs",
+STAT_KEYS = ("docs_in", "reference_docs", "candidate_edges", "candidate_pairs", "verified_pairs",
              "clusters", "docs_in_clusters", "duplicates", "kept", "rejected",
              "seconds_map", "seconds_reduce", "seconds_drop", "peak_rss_mb_main")
 _DRY_RUN = click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
@@ -41,7 +41,7 @@ def _run(cfg, run: RunOptions, dry_run: bool) -> None:
         report = dedup(cfg, run_dir, executor, tick)
     s = report.stats
     click.echo(f"dedup {cfg.kind}: {s['duplicates']:,} duplicates removed in "
-               f"{s['clusters']:,} clusters; {s['kept']:,} of {s['docs']:,} documents kept "
+               f"{s['clusters']:,} clusters; {s['kept']:,} of {s['docs_in']:,} documents kept "
                f"(stats in {run_dir / cfg.output_stage / '_dedup.json'})")
     click.echo("  " + ", ".join(f"{k}={s[k]}" for k in STAT_KEYS if k in s))
     print_stats(run_dir, cfg.output_stage)

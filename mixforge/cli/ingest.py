@@ -29,6 +29,6 @@ def command(inputs: tuple[str, ...], run: RunOptions, **flags) -> None:
         report = ingest(cfg, run.run_dir, executor, tick)
     t = report.totals
     click.echo(f"ingest: {t.get('kept', 0):,} documents kept, {t.get('rejected', 0):,} "
-               f"rejected of {t.get('records_in', 0):,} records "
+               f"rejected of {t.get('docs_in', 0):,} records "
                f"({len(report.ran)} shards run, {len(report.skipped)} skipped)")
     print_stats(run.run_dir, "ingest")

@@ -43,6 +43,7 @@ import polars as pl
 from ..config import config_hash, opt, to_dict
 from ..errors import ConfigError
 from ..executor import Executor, LocalExecutor
+from ..layout import PROBE_RESULTS, PROBES, token_store
 from ..mixers.mix import Mix
 from ..rundir import atomic_path, write_json
 from ..tokenize.store import STORE_JSON, TokenStore
@@ -52,7 +53,7 @@ from .model import ProbeConfig
 from .train import TrainConfig, train_probes
 
 log = logging.getLogger(__name__)
-STAGE = "probes"
+STAGE = PROBES
 RESULTS, CURVES, HELDOUT = "results.jsonl", "curves.jsonl", "heldout.json"
 
 
@@ -102,7 +103,7 @@ class SweepConfig:
         parse_targets(self.targets)
 
     def store_dir(self, run_dir: str | Path) -> Path:
-        return Path(self.store) if self.store else Path(run_dir) / "tokenize"
+        return Path(self.store) if self.store else token_store(run_dir)
 
     def out_dir(self, run_dir: str | Path) -> Path:
         return Path(self.out) if self.out else Path(run_dir) / STAGE
@@ -397,7 +398,7 @@ def results_table(out: Path, plans: list[ProbePlan]) -> pl.DataFrame:
     latest = {(r["probe"], r["key"]): r for r in read_results(out / RESULTS)}
     rows = [latest[(p.id, p.key)] for p in plans if (p.id, p.key) in latest]
     df = pl.DataFrame(rows) if rows else pl.DataFrame({"probe": []}, schema={"probe": pl.Utf8})
-    with atomic_path(out / "results.parquet") as tmp:
+    with atomic_path(out / PROBE_RESULTS) as tmp:
         df.write_parquet(tmp)
     return df
 
