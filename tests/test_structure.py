@@ -121,3 +121,32 @@ def test_library_code_never_imports_the_cli():
            for mod, deps in graph.items() if not mod.startswith(ENTRY_POINTS)}
     bad = {m: d for m, d in bad.items() if d}
     assert not bad, f"library code must not depend on the command line: {bad}"
+
+
+FLAGS = {"cache", "nogil", "fastmath", "parallel", "boundscheck", "error_model"}
+
+
+def test_every_kernel_takes_its_numba_flags_from_one_place():
+    """Every ``@njit`` passes ``**JIT`` from `mixforge._numba` and sets no flag itself."""
+    bad, kernels = [], 0
+    for path in sorted(PKG.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "_JIT" for t in node.targets):
+                if not (isinstance(node.value, ast.Name) and node.value.id == "JIT"):
+                    bad.append(f"{path.name}:{node.lineno}: _JIT is not mixforge._numba.JIT")
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for dec in node.decorator_list:
+                if not (isinstance(dec, ast.Call) and getattr(dec.func, "id", "") == "njit"):
+                    if getattr(dec, "id", "") == "njit":
+                        bad.append(f"{path.name}:{node.lineno}: bare @njit")
+                    continue
+                kernels += 1
+                spread = [k.value.id for k in dec.keywords
+                          if k.arg is None and isinstance(k.value, ast.Name)]
+                own = [k.arg for k in dec.keywords if k.arg in FLAGS]
+                if not set(spread) & {"JIT", "_JIT"} or own:
+                    bad.append(f"{path.name}:{node.lineno}: {node.name} sets {own or 'no JIT'}")
+    assert kernels > 50 and not bad, bad
