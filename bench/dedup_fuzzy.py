@@ -68,7 +68,7 @@ def ours(run: Path, verify: bool) -> tuple[float, np.ndarray, int]:
                             verify=verify), run, LocalExecutor(1))
     sec = time.perf_counter() - t
     df = pl.read_parquet(run / "dedup_fuzzy" / "_clusters" / "clusters.parquet")
-    n = rep.stats["docs"]
+    n = rep.stats["docs_in"]
     c = np.arange(n)
     c[df["idx"].to_numpy()] = df["cluster"].to_numpy()
     return sec, c, rep.stats["duplicates"]

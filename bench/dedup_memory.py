@@ -131,7 +131,7 @@ def main() -> None:
     main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     shuffle = sum(f.stat().st_size for f in
                   (args.work / "run" / "dedup_fuzzy" / "_map" / "buckets").rglob("*.parquet"))
-    n_fuzzy = r_fuzzy.stats["docs"]
+    n_fuzzy = r_fuzzy.stats["docs_in"]
     out = {
         "docs": args.docs, "text_mb": round(text_bytes / 1e6), "workers": args.workers,
         "exact_seconds": round(t1 - t0, 1), "exact_duplicates": r_exact.stats["duplicates"],

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mixforge.config import parse_tokens
 from mixforge.export import ExportConfig, export
-from mixforge.mixers.cli import parse_tokens
 from mixforge.mixers.materialize import materialize
 from mixforge.mixers.strategies import natural, store_tokens
 from mixforge.tokenize.store import finalize_store, write_shard

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -20,6 +21,7 @@ import click
 from .errors import ConfigError
 
 T = TypeVar("T")
+_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
 
 
 def opt(default: Any, help: str, *, flag: str | None = None, short: str | None = None) -> Any:
@@ -37,6 +39,31 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
         if len(args) == 1 and len(get_args(tp)) == 2:
             return True, args[0]
     return False, tp
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value is, in words (for error messages)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def check_regex(pattern: str | None, key: str) -> None:
+    """Raise a `ConfigError` naming ``key`` (and its flag) if ``pattern`` is no valid regex."""
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        flag = "--" + key.rsplit(".", 1)[-1].replace("_", "-")
+        msg = f"{key} ({flag}) {pattern!r} is not a valid regular expression: {e}"
+        raise ConfigError(msg) from None
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -67,6 +94,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is Any:
         return value
     if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            msg = (f"config section {key!r} must be a mapping of {tp.__name__} keys "
+                   f"(key: value lines), got {_kind(value)} {value!r}")
+            raise ConfigError(msg)
         return from_dict(tp, value, where=key)
     if tp is bool:
         if isinstance(value, bool):
@@ -91,10 +122,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
     """Build ``cls`` from a mapping, naming any unknown key or wrong type."""
-    data = dict(data or {})
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
-        msg = f"{where} must be a mapping"
+        msg = (f"{where} must be a mapping of {cls.__name__} keys (key: value lines), "
+               f"got {_kind(data)} {data!r}")
         raise ConfigError(msg)
+    data = dict(data)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
@@ -171,3 +205,22 @@ def from_flags(cls: type[T], flags: dict[str, Any], where: str = "options") -> T
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     data = {k: list(v) if isinstance(v, tuple) else v for k, v in flags.items() if k in names}
     return from_dict(cls, data, where=where)
+
+
+def parse_tokens(text: str | int | float) -> int:
+    """``"300M"``, ``"1.5B"``, ``"1e9"`` or ``2000`` -> a token count.
+
+    Raises `ConfigError` for anything else.
+
+    Examples
+    --------
+    >>> parse_tokens("1.5B"), parse_tokens("300k"), parse_tokens("1e6")
+    (1500000000, 300000, 1000000)
+    """
+    if isinstance(text, int | float):
+        return int(text)
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmbgt]?)\s*", str(text).lower())
+    if not m:
+        msg = f"token count {text!r} is not a number like 2000, 1e9, 300M or 1.5B"
+        raise ConfigError(msg)
+    return round(float(m.group(1)) * _SUFFIX[m.group(2)])

@@ -15,6 +15,7 @@ from .corpus import build_corpus
 from .curate.dedup import ExactConfig, FuzzyConfig
 from .curate.filters import C4Config, FilterConfig, GopherQualityConfig, LanguageConfig
 from .ingest import IngestConfig
+from .layout import FUNNEL
 from .mixers.export_config import ExportConfig
 from .pipeline import MixSection, PipelineConfig, run_pipeline
 from .progress import shard_bar, table
@@ -56,14 +57,13 @@ def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
 def summary(run_dir: Path, results: dict) -> pl.DataFrame:
     """One row per stage: what went in and what came out."""
     rows = []
-    for name in ("ingest", "dedup_exact", "dedup_fuzzy", "filter", "tokenize"):
+    for name in FUNNEL:
         if name in results:
             res = results[name]
             t = res.stage.totals if hasattr(res, "stage") else res.totals
             stage = res.stage if hasattr(res, "stage") else res
-            rows.append({"stage": name, "in": t.get("records_in", t.get("docs_in",
-                                                                          t.get("docs", 0))),
-                         "out": t.get("kept", t.get("tokens", 0)),
+            rows.append({"stage": name, "in": t.get("docs_in", 0),
+                         "out": t.get("tokens", 0) if name == "tokenize" else t.get("kept", 0),
                          "unit": "docs" if name != "tokenize" else "docs -> tokens",
                          "shards run/skipped": f"{len(stage.ran)}/"
                                                f"{len(stage.skipped)}"})
@@ -89,7 +89,7 @@ def run_demo(out: str | Path, max_mb: float = 20.0, workers: int | None = None,
         echo(table(df, f"[{name}] documents per domain"))
     echo(table(summary(run_dir, results), "summary"))
     if "probe" in results:
-        from .train_probe.cli import summary_table
+        from .train_probe.sweep import summary_table
 
         echo(summary_table(results["probe"].results, rows=5))
     echo(f"mix: {results.get('mix')}")

@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
+from .config import opt
 from .errors import ConfigError, FatalError
 
 OnResult = Callable[[int, Any], None]
@@ -72,7 +74,7 @@ class LocalExecutor:
     """
 
     PRELOAD = ("numpy", "pyarrow", "pyarrow.parquet", "pyarrow.compute", "mixforge.ingest",
-               "mixforge.stage", "mixforge.tokenize.stage")
+               "mixforge.documents", "mixforge.tokenize.stage")
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
@@ -229,3 +231,23 @@ def get_executor(name: str = "local", workers: int | None = None,
         return RayExecutor(workers, address)
     msg = f"unknown executor {name!r}; choose 'local' or 'ray'"
     raise ConfigError(msg)
+
+
+@dataclass
+class ExecutorConfig:
+    """Where a stage's shards run: the options every executor-running command shares.
+
+    `mixforge run` reads them from the pipeline file's top level; every stage command
+    takes them as ``--executor``, ``--workers`` and ``--ray-address``.
+    """
+
+    executor: Literal["local", "ray"] = opt(
+        "local", "Where shards run: local (a process pool on this machine) or ray (tasks on "
+        "a Ray cluster; pip install 'mixforge[ray]').")
+    workers: int | None = opt(None, "Worker processes / Ray CPUs (default: all cores).")
+    ray_address: str | None = opt(None, "With executor ray: an existing cluster "
+                                  "(ray://HOST:10001 or auto); default: start a local Ray.")
+
+    def make(self, default_workers: int | None = None) -> Executor:
+        """The executor these options name (``default_workers`` when --workers is unset)."""
+        return get_executor(self.executor, self.workers or default_workers, self.ray_address)

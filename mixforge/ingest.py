@@ -17,9 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .config import config_hash, opt, to_dict
+from .config import check_regex, config_hash, opt, to_dict
 from .errors import ConfigError
 from .executor import Executor, OnResult, get_executor
+from .layout import REJECTS
 from .readers import (
     CorruptFile,
     ReadOptions,
@@ -65,6 +66,7 @@ class IngestConfig:
         if self.batch_rows < 1:
             msg = f"batch_rows must be >= 1, got {self.batch_rows}"
             raise ConfigError(msg)
+        check_regex(self.domain_pattern, "domain_pattern")
         if self.domain and (self.domain_field or self.domain_pattern):
             msg = "give one of domain, domain_field, domain_pattern"
             raise ConfigError(msg)
@@ -103,7 +105,7 @@ def plan_ingest(cfg: IngestConfig, run_dir: str | Path) -> list[ShardTask]:
         tasks.append(ShardTask(stage_dir, f"shard-{i:05d}", paths,
                                key=config_hash(key_cfg, [s.label for s in group],
                                                fingerprint(paths)),
-                               params=(group, cfg.read_options())))
+                               params=IngestParams(tuple(group), cfg.read_options())))
     return tasks
 
 
@@ -134,14 +136,22 @@ def _write_shard(path: Path, group: list[Source], opts: ReadOptions,
     return kept, rejects, empty
 
 
-def ingest_shard(task: ShardTask) -> dict:
+@dataclass(frozen=True)
+class IngestParams:
+    """An ingest task's parameters (`ShardTask.params`): its sources and how to read them."""
+
+    sources: tuple[Source, ...]
+    options: ReadOptions
+
+
+def ingest_shard(task: ShardTask[IngestParams]) -> dict:
     """Read the shard's sources and write its document parquet (and rejects) atomically.
 
     A corrupt file (with ``on_error="reject"``) is found only while reading it, after
     some of its records went to the shard: the shard is then written again without it
     (the file counts as one ``corrupt_file`` reject), so damaged data is never kept.
     """
-    group, opts = task.params
+    group, opts = list(task.params.sources), task.params.options
     out = task.output(".parquet")
     corrupt: dict[int, Reject] = {}
     with atomic_path(out) as tmp:
@@ -154,14 +164,14 @@ def ingest_shard(task: ShardTask) -> dict:
                             "without it", group[e.args[0]].label, task.shard)
     outputs = [out]
     if rejects:
-        rej = task.output(".parquet", sub="rejects")
+        rej = task.output(".parquet", sub=REJECTS)
         with atomic_path(rej) as tmp:
             pq.write_table(rejects_table(rejects), tmp, **PARQUET_OPTS)
         outputs.append(rej)
     reasons: dict[str, int] = {}
     for r in rejects:
         reasons[f"rejected_{r[1]}"] = reasons.get(f"rejected_{r[1]}", 0) + 1
-    counts = {"records_in": kept + len(rejects), "kept": kept, "rejected": len(rejects),
+    counts = {"docs_in": kept + len(rejects), "kept": kept, "rejected": len(rejects),
               "files": len(group), "empty_files": len(empty), **reasons}
     return {"counts": counts, "outputs": outputs, "notes": {"empty_files": empty} if empty else {}}
 

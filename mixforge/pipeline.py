@@ -21,14 +21,17 @@ from .config import from_dict, opt, to_dict
 from .curate.dedup import ExactConfig, FuzzyConfig, dedup
 from .curate.filter_stage import plan_filter, run_filter
 from .curate.filters import FilterConfig
+from .documents import input_stage
 from .errors import ConfigError
-from .executor import Executor, get_executor
+from .executor import Executor, ExecutorConfig
 from .ingest import IngestConfig, ingest, plan_ingest
+from .layout import EXPORT, PIPELINE, export_dir, mix_file, probe_results, token_store
 from .mixers.export_config import ExportConfig
+from .mixers.strategies import DEFAULT_TAU
 from .stats import stage_files
 from .tokenize.stage import TokenizeConfig, tokenize
 from .tokenize.train import TrainConfig as TokenizerTrainConfig
-from .tokenize.train import latest_stage, train_tokenizer
+from .tokenize.train import train_tokenizer
 from .train_probe.sweep import SweepConfig, run_sweep
 
 log = logging.getLogger(__name__)
@@ -48,20 +51,17 @@ class MixSection:
     target: str | None = opt(None, "regmix: minimize this domain's bpb (default: the mean).")
     budget_tokens: int = opt(0, "Total training tokens (0: every token once).")
     epoch_cap: float = opt(4.0, "Most times any domain may be repeated.")
-    tau: float = opt(3.0, "Temperature (strategy temperature).")
+    tau: float = opt(DEFAULT_TAU, "Temperature (strategy temperature).")
     weights: dict[str, float] = opt({}, "Weights (strategy manual).")
     seed: int = opt(0, "Sampling seed.")
 
 
 @dataclass
-class PipelineConfig:
-    """A whole run: where it goes, how it executes, and one section per stage."""
+class PipelineConfig(ExecutorConfig):
+    """A whole run: how it executes (`ExecutorConfig`), where it goes, one section per stage."""
 
     run_dir: str = opt("runs/pipeline", "The run directory (relative paths: to the config "
                        "file's folder).")
-    executor: Literal["local", "ray"] = opt("local", "Where shards run: local or ray.")
-    workers: int | None = opt(None, "Worker processes / Ray CPUs (default: all cores).")
-    ray_address: str | None = opt(None, "An existing Ray cluster (default: start one).")
     ingest: IngestConfig | None = opt(None, "Sources -> document table (`mixforge ingest`).")
     dedup_exact: ExactConfig | None = opt(None, "Exact dedup (`mixforge dedup exact`).")
     dedup_fuzzy: FuzzyConfig | None = opt(None, "MinHash-LSH dedup (`mixforge dedup fuzzy`).")
@@ -93,8 +93,8 @@ class PipelineConfig:
 
 
 @dataclass
-class Step:
-    """One stage of the pipeline: its section name and how to plan and run it."""
+class StageRunner:
+    """How the pipeline runs one stage: its section name, its shard count, its run."""
 
     name: str
     count: Callable[[Any, Path], int]  # how many shards (for the progress bar)
@@ -124,26 +124,27 @@ def run_mix(section: MixSection, run_dir: Path) -> Path:
     from .mixers.strategies import make_mix, store_tokens
     from .tokenize.store import TokenStore
 
-    tokens = store_tokens(TokenStore(run_dir / "tokenize"))
+    store = TokenStore(token_store(run_dir))
+    tokens = store_tokens(store)
     budget = section.budget_tokens or sum(tokens.values())
     if section.strategy == "doremi":
         from .mixers.doremi import DoReMiConfig, doremi
 
-        mix, _ = doremi(TokenStore(run_dir / "tokenize"), DoReMiConfig(seed=section.seed))
-        return mix.save(run_dir / "mix" / "doremi.yaml")
+        mix, _ = doremi(store, DoReMiConfig(seed=section.seed))
+        return mix.save(mix_file(run_dir, "doremi"))
     if section.strategy == "regmix":
         import polars as pl
 
         from .mixers.propose import propose_mix
 
-        results = pl.read_parquet(run_dir / "probes" / "results.parquet")
+        results = pl.read_parquet(probe_results(run_dir))
         mix, _ = propose_mix(results, tokens, budget, section.epoch_cap, section.target,
                              section.regressor, section.kl, section.seed)
-        return mix.save(run_dir / "mix" / "regmix.yaml")
+        return mix.save(mix_file(run_dir, "regmix"))
     mix = make_mix(section.strategy, tokens, section.budget_tokens or sum(tokens.values()),
                    epoch_cap=section.epoch_cap, seed=section.seed, tau=section.tau,
                    weights=section.weights or None)
-    return mix.save(run_dir / "mix" / f"{section.strategy}.yaml")
+    return mix.save(mix_file(run_dir, section.strategy))
 
 
 def run_exports(sections: list[ExportConfig], run_dir: Path, mix_path: Path) -> list:
@@ -154,10 +155,10 @@ def run_exports(sections: list[ExportConfig], run_dir: Path, mix_path: Path) -> 
     from .mixers.mix import Mix
     from .tokenize.store import TokenStore
 
-    store, mix, out = TokenStore(run_dir / "tokenize"), Mix.load(mix_path), []
+    store, mix, out = TokenStore(token_store(run_dir)), Mix.load(mix_path), []
     for s in sections:
         dest = Path(s.out)
-        dest = run_dir / "export" / s.format if dest == Path("export") else run_dir / dest
+        dest = export_dir(run_dir, s.format) if dest == Path(EXPORT) else run_dir / dest
         done = dest / MANIFEST
         if done.exists() and json.loads(done.read_text())["plan"]["mix"] == mix.to_dict():
             out.append(json.loads(done.read_text()))  # same mix, same seed: same bytes
@@ -167,27 +168,38 @@ def run_exports(sections: list[ExportConfig], run_dir: Path, mix_path: Path) -> 
     return out
 
 
-def _input_shards(section: Any, run_dir: Path) -> int:
-    """Shards of the stage a document step reads (its progress bar's length)."""
-    from .curate.dedup import resolve_input
+def _input_shards(stage: str) -> Callable[[Any, Path], int]:
+    """Shards of the document stage ``stage`` reads (its progress bar's length)."""
 
-    return len(stage_files(run_dir / resolve_input(run_dir, section).input_stage))
+    def count(section: Any, run_dir: Path) -> int:
+        return len(stage_files(run_dir / input_stage(run_dir, stage, section.input_stage)))
+
+    return count
 
 
-STEPS = [
-    Step("ingest", lambda c, r: len(plan_ingest(c, r)),
-         lambda c, r, ex, cb: ingest(c, r, ex, cb)),
-    Step("dedup_exact", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
-    Step("dedup_fuzzy", _input_shards, lambda c, r, ex, cb: dedup(c, r, ex, cb)),
-    Step("filter", lambda c, r: len(plan_filter(c, r)[1]),
-         lambda c, r, ex, cb: run_filter(c, r, ex, cb)),
-    Step("tokenizer", lambda c, r: 1, _once(lambda c, r: train_tokenizer(r, c))),
-    Step("tokenize", lambda c, r: len(stage_files(r / latest_stage(r, c.input_stage))),
-         lambda c, r, ex, cb: tokenize(c, r, ex, cb)[0]),
-    Step("probe", lambda c, r: 1,
-         lambda c, r, ex, cb: _tick(run_sweep(c, r, ex), cb)),
-    Step("mix", lambda c, r: 1, _once(run_mix)),
+_RUNNERS = [
+    StageRunner("ingest", lambda c, r: len(plan_ingest(c, r)),
+                lambda c, r, ex, cb: ingest(c, r, ex, cb)),
+    StageRunner("dedup_exact", _input_shards("dedup_exact"),
+                lambda c, r, ex, cb: dedup(c, r, ex, cb)),
+    StageRunner("dedup_fuzzy", _input_shards("dedup_fuzzy"),
+                lambda c, r, ex, cb: dedup(c, r, ex, cb)),
+    StageRunner("filter", lambda c, r: len(plan_filter(c, r)[1]),
+                lambda c, r, ex, cb: run_filter(c, r, ex, cb)),
+    StageRunner("tokenizer", lambda c, r: 1, _once(lambda c, r: train_tokenizer(r, c))),
+    StageRunner("tokenize", _input_shards("tokenize"),
+                lambda c, r, ex, cb: tokenize(c, r, ex, cb)[0]),
+    StageRunner("probe", lambda c, r: 1,
+                lambda c, r, ex, cb: _tick(run_sweep(c, r, ex), cb)),
+    StageRunner("mix", lambda c, r: 1, _once(run_mix)),
 ]
+_BY_NAME = {r.name: r for r in _RUNNERS}
+#: The stages `run_pipeline` runs, in `mixforge.layout.PIPELINE` order (export, a list of
+#: sections, runs after them: `run_exports`).
+STEPS = [_BY_NAME[s.section] for s in PIPELINE if s.section in _BY_NAME]
+if {s.section for s in PIPELINE} != {*_BY_NAME, "export"}:
+    _msg = "mixforge.layout.PIPELINE and pipeline._RUNNERS name other stages"
+    raise RuntimeError(_msg)
 
 
 def load_pipeline(path: str | Path) -> PipelineConfig:
@@ -230,7 +242,7 @@ def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = No
 
 def _run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None) -> dict:
     run_dir = Path(cfg.run_dir)
-    executor = get_executor(cfg.executor, cfg.workers, cfg.ray_address)
+    executor = cfg.make()
     results: dict[str, Any] = {}
     for step in STEPS:
         section = getattr(cfg, step.name, None)

@@ -18,10 +18,21 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from .rundir import MARKERS, atomic_path
+from .layout import (
+    FUNNEL,
+    MARKERS,
+    MIX,
+    REJECTS,
+    REPORT,
+    STAGE_JSON,
+    STORE_JSON,
+    probe_results,
+    token_store,
+)
+from .rundir import atomic_path
 from .stats import run_stats
 
-STAGE_ORDER = ["ingest", "dedup_exact", "dedup_fuzzy", "filter", "tokenize"]
+STAGE_ORDER = list(FUNNEL)
 SAMPLES_PER_REASON = 3
 
 
@@ -69,10 +80,10 @@ def funnel(run_dir: Path) -> pl.DataFrame:
     """Documents in, kept and rejected at each document stage."""
     rows = []
     for stage in stages_of(run_dir):
-        summary = json.loads((run_dir / stage / "_stage.json").read_text()) \
-            if (run_dir / stage / "_stage.json").exists() else {}
+        summary = json.loads((run_dir / stage / STAGE_JSON).read_text()) \
+            if (run_dir / stage / STAGE_JSON).exists() else {}
         t = summary.get("totals", {})
-        docs_in = t.get("records_in", t.get("docs_in"))
+        docs_in = t.get("docs_in")
         if docs_in is None:
             continue
         rows.append({"stage": stage, "docs_in": docs_in, "kept": t.get("kept", 0),
@@ -85,7 +96,7 @@ def rejects(run_dir: Path) -> tuple[pl.DataFrame, dict[tuple[str, str], list[str
     """Rejected documents per (stage, reason), and a few samples of each."""
     counts, samples = [], {}
     for stage in stages_of(run_dir):
-        files = sorted((run_dir / stage / "rejects").glob("*.parquet"))
+        files = sorted((run_dir / stage / REJECTS).glob("*.parquet"))
         if not files:
             continue
         cols = [c for c in ("reason", "text", "raw", "source")
@@ -188,14 +199,14 @@ def build_report(run_dir: str | Path, out: str | Path | None = None,
     _mix_section(run_dir, rep)
     for section in extra_sections or []:
         section(run_dir, rep)
-    path = Path(out) if out else run_dir / "report.html"
+    path = Path(out) if out else run_dir / REPORT
     with atomic_path(path) as tmp:
         tmp.write_text(rep.render())
     return path
 
 
 def _tokens_section(run_dir: Path, rep: Report) -> None:
-    store = run_dir / "tokenize" / "store.json"
+    store = token_store(run_dir) / STORE_JSON
     if not store.exists():
         return
     meta = json.loads(store.read_text())
@@ -217,8 +228,8 @@ def _tokens_section(run_dir: Path, rep: Report) -> None:
 def _mix_section(run_dir: Path, rep: Report) -> None:
     from .mixers.mix import Mix
 
-    mixes = sorted((run_dir / "mix").glob("*.yaml")) if (run_dir / "mix").is_dir() else []
-    store = run_dir / "tokenize" / "store.json"
+    mixes = sorted((run_dir / MIX).glob("*.yaml")) if (run_dir / MIX).is_dir() else []
+    store = token_store(run_dir) / STORE_JSON
     if not mixes or not store.exists():
         return
     tokens = {d: v["tokens"] for d, v in json.loads(store.read_text())["domains"].items()}
@@ -235,8 +246,8 @@ def _mix_section(run_dir: Path, rep: Report) -> None:
 
 
 def _probe_section(run_dir: Path, rep: Report) -> None:
-    path = run_dir / "probes" / "results.parquet"
-    store = run_dir / "tokenize" / "store.json"
+    path = probe_results(run_dir)
+    store = token_store(run_dir) / STORE_JSON
     if not path.exists() or not store.exists():
         return
     from .mixers.fit import fit_table

@@ -27,14 +27,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .errors import FatalError
 from .executor import Executor, OnResult
+from .layout import LOCK, MARKERS, STAGE_JSON, marker_path
 
 log = logging.getLogger(__name__)
-MARKERS = "_markers"
-LOCK = ".mixforge.lock"
+P = TypeVar("P")
 
 
 class RunDirBusy(FatalError):
@@ -153,18 +153,22 @@ def fingerprint(inputs: Sequence[str | os.PathLike]) -> str:
 
 
 @dataclass(frozen=True)
-class ShardTask:
-    """One unit of a stage's work: a shard name, its inputs, where it writes, and its key."""
+class ShardTask(Generic[P]):
+    """One unit of a stage's work: a shard name, its inputs, where it writes, and its key.
+
+    ``params`` is the stage's own small frozen dataclass (e.g. `documents.DocParams`,
+    `ingest.IngestParams`): what the worker needs besides the inputs, never in the key.
+    """
 
     stage_dir: str
     shard: str
     inputs: tuple[str, ...]
     key: str
-    params: Any = None
+    params: P | None = None
 
     @property
     def marker(self) -> Path:
-        return Path(self.stage_dir) / MARKERS / f"{self.shard}.json"
+        return marker_path(self.stage_dir, self.shard)
 
     def output(self, suffix: str, sub: str = "") -> Path:
         """The path of this shard's output with ``suffix`` (in sub-folder ``sub``)."""
@@ -283,7 +287,7 @@ def _run_stage(stage_dir: Path, tasks: Sequence[ShardTask], fn: Callable[[ShardT
     report = StageReport(stage_dir, ran=[t.shard for t in todo],
                          skipped=sorted(done))
     report.markers = [read_marker(t.marker) or {} for t in tasks]
-    write_json(stage_dir / "_stage.json", {
+    write_json(stage_dir / STAGE_JSON, {
         "shards": len(tasks), "ran": len(todo), "skipped": len(done),
         "totals": report.totals, **(summary or {}),
     })
@@ -298,11 +302,11 @@ def _remove_temp(stage_dir: Path) -> None:
 def _remove_stale(stage_dir: Path, keep: set[str]) -> None:
     """Drop temp files of killed runs and shards that are no longer part of the stage."""
     _remove_temp(stage_dir)
-    for marker_path in sorted((stage_dir / MARKERS).glob("*.json")):
-        if marker_path.stem in keep:
+    for path in sorted((stage_dir / MARKERS).glob("*.json")):
+        if path.stem in keep:
             continue
-        marker = read_marker(marker_path) or {}
+        marker = read_marker(path) or {}
         for out in marker.get("outputs", []):
             _unlink_output(stage_dir, out)
-        marker_path.unlink()
-        log.info("%s: removed stale shard %s", stage_dir.name, marker_path.stem)
+        path.unlink()
+        log.info("%s: removed stale shard %s", stage_dir.name, path.stem)

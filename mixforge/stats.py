@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 
 from .errors import ConfigError
-from .rundir import MARKERS, read_marker
+from .layout import MARKERS
+from .rundir import read_marker
 
 
 def stage_files(stage_dir: str | Path, suffix: str = ".parquet") -> list[Path]:
@@ -55,8 +55,3 @@ def run_stats(run_dir: str | Path, stage: str | None = None) -> dict[str, pl.Dat
         if files and "text" in pq.read_schema(files[0]).names:
             out[s] = document_stats(files)
     return out
-
-
-def stage_summary(stage_dir: str | Path) -> dict:
-    path = Path(stage_dir) / "_stage.json"
-    return json.loads(path.read_text()) if path.exists() else {}

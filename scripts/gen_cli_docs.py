@@ -17,9 +17,11 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
 
 def commands(group: click.Group, prefix: list[str]):
+    """Every command path under ``group``, in the order its --help lists them."""
     yield prefix
-    for name in sorted(group.commands):
-        cmd = group.commands[name]
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         if isinstance(cmd, click.Group):
             yield from commands(cmd, [*prefix, name])
         else:

@@ -33,3 +33,11 @@ def test_example_configs_are_valid(tmp_path):
         shutil.copy(example, copy)
         cfg = load_pipeline(copy)  # every key and type checked
         assert cfg.ingest is not None and cfg.ingest.inputs, example.name
+
+
+def test_readme_layout_shows_every_subpackage():
+    layout = (ROOT / "README.md").read_text().split("## Layout")[1].split("```")[1]
+    packages = [p.name for p in sorted((ROOT / "mixforge").iterdir())
+                if (p / "__init__.py").exists()]
+    missing = [p for p in packages if f"  {p}/" not in layout]
+    assert packages and not missing, f"README's Layout misses {missing}"

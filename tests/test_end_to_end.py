@@ -59,7 +59,7 @@ def test_counts_are_conserved_through_every_stage(local_run):
     previous_kept = None
     for stage in DOC_STAGES:
         t = json.loads((run / stage / "_stage.json").read_text())["totals"]
-        docs_in = t.get("records_in", t.get("docs_in"))
+        docs_in = t["docs_in"]
         assert docs_in == t["kept"] + t["rejected"], stage
         rejects = sum(pq.read_metadata(f).num_rows
                       for f in (run / stage / "rejects").glob("*.parquet"))
@@ -67,6 +67,8 @@ def test_counts_are_conserved_through_every_stage(local_run):
         if previous_kept is not None:
             assert docs_in == previous_kept, f"{stage} did not read what the last stage kept"
         previous_kept = t["kept"]
+    t = json.loads((run / "tokenize" / "_stage.json").read_text())["totals"]
+    assert (t["docs_in"], t["kept"], t["rejected"]) == (previous_kept, previous_kept, 0)
     store = TokenStore(run / "tokenize")
     assert sum(store.info(d)["docs"] for d in store.domains) == previous_kept
     store_tokens = sum(store.info(d)["tokens"] for d in store.domains)

@@ -82,7 +82,7 @@ def test_reject_mode_writes_rejects_and_conserves_counts(tmp_path, corpus_dir):
     report = ingest(IngestConfig(inputs=[str(tmp_path / "in.jsonl")], on_error="reject"),
                     tmp_path / "run")
     t = report.totals
-    assert (t["records_in"], t["kept"], t["rejected"]) == (200, 198, 2)
+    assert (t["docs_in"], t["kept"], t["rejected"]) == (200, 198, 2)
     assert t["rejected_malformed_json"] == 1 and t["rejected_missing_text"] == 1
     rejects = pq.read_table(tmp_path / "run/ingest/rejects/shard-00000.parquet").to_pylist()
     assert [(r["source"], r["reason"]) for r in rejects] == [

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint32, uint64
 
+from .._numba import JIT
+
 FNV_OFFSET = uint64(0xCBF29CE484222325)
 FNV_PRIME = uint64(0x100000001B3)
 MUL2 = uint64(0x9E3779B97F4A7C15)
@@ -32,7 +34,7 @@ MAXU32 = uint32(0xFFFFFFFF)
 M32 = uint64(0xFFFFFFFF)
 S32 = uint64(32)
 
-_JIT = {"nogil": True, "cache": True, "fastmath": False, "boundscheck": False}
+_JIT = JIT  # the flags of every kernel module: mixforge/_numba.py
 
 
 @njit(**_JIT)

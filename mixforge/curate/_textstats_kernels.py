@@ -18,8 +18,12 @@ document costs O(characters), not O(n log n). A false match needs a 64-bit colli
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
+
+from .._numba import JIT
 
 # character flags (one uint32 per code point)
 F_SPACE = 1 << 0  # str.isspace
@@ -46,6 +50,19 @@ F_DIGIT = 1 << 14  # ASCII digit
  C4_CURLY_LINES, C4_SENTENCES, C4_KEPT_LINES) = range(35)
 N_STATS = 35
 
+#: spaCy's English tokenizer tables (`textstats._tables`) and the per-code-point flags.
+Lexicon = namedtuple("Lexicon", "flags ex_keys ex_off ex_lens ex_maxlen unit_keys unit_maxlen")
+#: The settings that change the statistics (`textstats.StatsParams`): stop words, FineWeb's
+#: line-ending characters and short-line length, C4's line rules and its patterns.
+Rules = namedtuple("Rules", "stop_keys stop_chars short_line_length c4_max_word_length "
+                   "c4_terminal c4_min_words c4_javascript c4_policy c4_citations pats pat_off")
+#: Work arrays of `_batch_stats`, sized once per batch by its longest document (`_scratch`):
+#: code points, word spans (document, C4 line, suffix stack), prefix hashes of code points
+#: (P) and powers of the base (pw), word-level prefix hashes and lengths (H0/L0 words, J/LJ
+#: words + spaces), an open-addressing hash table (keys/vals) and the stop words seen.
+Scratch = namedtuple("Scratch", "cps ts te ts2 te2 sufs sufe P pw H0 L0 J LJ keys vals "
+                     "stop_seen")
+
 _B = np.uint64(0x100000001B3)  # odd base of the polynomial hash
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -57,7 +74,7 @@ _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 
 
-@njit(cache=True, inline="always")
+@njit(**JIT, inline="always")
 def _mix(h, n):
     """A non-zero 64-bit key from a polynomial hash and a length (splitmix64 finalizer)."""
     x = h ^ (np.uint64(n) * _K)
@@ -69,7 +86,7 @@ def _mix(h, n):
     return x
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _decode(data, start, end, cps):
     """UTF-8 bytes -> code points in ``cps``; returns the count (invalid bytes -> U+FFFD)."""
     n = 0
@@ -98,7 +115,7 @@ def _decode(data, start, end, cps):
     return n
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _fnv(cps, a, b):
     """FNV-1a of code points [a, b) mixed with the length (the exception-table key)."""
     h = np.uint64(0xCBF29CE484222325)
@@ -107,7 +124,7 @@ def _fnv(cps, a, b):
     return _mix(h, b - a)
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _key_of(cps):
     """The polynomial-hash key of a whole code-point array (as `_doc_stats` keys words)."""
     h = _ZERO
@@ -116,7 +133,7 @@ def _key_of(cps):
     return _mix(h, cps.shape[0])
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _lookup(keys, key):
     """Index of ``key`` in the sorted array ``keys``, or -1."""
     lo = 0
@@ -132,14 +149,14 @@ def _lookup(keys, key):
     return -1
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _special(cps, a, b, ex_keys, ex_maxlen):
     if b - a > ex_maxlen or b <= a:
         return -1
     return _lookup(ex_keys, _fnv(cps, a, b))
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _find_prefix(cps, a, b, F):
     c = cps[a]
     if c == 46 and a + 1 < b and cps[a + 1] == 46:  # '..+'
@@ -160,7 +177,7 @@ def _find_prefix(cps, a, b, F):
     return 0
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _find_suffix(cps, a, b, F, unit_keys, unit_maxlen):
     if b <= a:
         return 0
@@ -198,7 +215,7 @@ def _find_suffix(cps, a, b, F, unit_keys, unit_maxlen):
     return b - best
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _url_like(cps, a, b, F):
     """An approximation of spaCy's URL match: a scheme, or host.tld[:port][/...]."""
     for i in range(a, b - 2):
@@ -256,7 +273,7 @@ def _url_like(cps, a, b, F):
     return True
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _infix_at(cps, i, a, b, F):
     """End of an infix match starting at ``i`` in [a, b), or -1 (spaCy's English infixes)."""
     c = cps[i]
@@ -296,7 +313,7 @@ def _infix_at(cps, i, a, b, F):
     return -1
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _emit_special(k, a, ex_off, ex_lens, ts, te, nt):
     pos = a
     for j in range(ex_off[k], ex_off[k + 1]):
@@ -307,7 +324,7 @@ def _emit_special(k, a, ex_off, ex_lens, ts, te, nt):
     return nt
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
                     ts, te, nt, sufs, sufe):
     """Split one whitespace-free chunk into spaCy-like tokens appended at ``nt``."""
@@ -403,7 +420,7 @@ def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys
     return _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te)
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te):
     """spaCy's second pass: 2-3 adjacent tokens that spell a special case become it
     (e.g. ')' + ':' -> the emoticon '):'). Returns the new token count."""
@@ -428,7 +445,7 @@ def _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te):
     return w
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _tokenize(cps, a, b, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
               ts, te, sufs, sufe):
     """Tokens of code points [a, b): whitespace chunks, each split like spaCy."""
@@ -448,7 +465,7 @@ def _tokenize(cps, a, b, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit
     return nt
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _sentences(ts, te, nt, cps, F):
     """spaCy's Sentencizer over tokens: a sentence starts after a sentence-final mark."""
     if nt == 0:
@@ -470,7 +487,7 @@ def _sentences(ts, te, nt, cps, F):
     return count
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _clear(keys, n):
     cap = 16
     while cap < 2 * n + 2:
@@ -480,7 +497,7 @@ def _clear(keys, n):
     return cap - 1
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _seen(keys, mask, key):
     """Insert ``key``; True when it was already there."""
     i = np.int64(key & np.uint64(mask))
@@ -494,7 +511,7 @@ def _seen(keys, mask, key):
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _count(keys, vals, mask, key):
     """Increment the count of ``key``; return the new count."""
     i = np.int64(key & np.uint64(mask))
@@ -510,7 +527,7 @@ def _count(keys, vals, mask, key):
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _get(keys, vals, mask, key):
     i = np.int64(key & np.uint64(mask))
     while True:
@@ -522,12 +539,12 @@ def _get(keys, vals, mask, key):
         i = (i + 1) & mask
 
 
-@njit(cache=True, inline="always")
+@njit(**JIT, inline="always")
 def _sub(P, pw, i, j):
     return P[j] - P[i] * pw[j - i]
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _contains(cps, a, b, pat):
     """ASCII-case-insensitive substring test of ``pat`` (lower-case code points)."""
     m = pat.shape[0]
@@ -547,7 +564,7 @@ def _contains(cps, a, b, pat):
     return False
 
 
-@njit(cache=True)
+@njit(**JIT)
 def _ends_with_citation(cps, a, b, cite_edit, cite_needed):
     """Start of a citation ('[12]', '[]', '[edit]', '[citation needed]') ending at b, or -1."""
     if b - a < 2 or cps[b - 1] != 93:
@@ -570,18 +587,16 @@ def _ends_with_citation(cps, a, b, cite_edit, cite_needed):
     return -1
 
 
-@njit(cache=True)
-def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
-               stop_keys, stop_chars, short_line_length, c4_max_word_length, c4_terminal,
-               c4_min_words, c4_javascript, c4_policy, c4_citations, pats, pat_off,
-               out, ts, te, ts2, te2, sufs, sufe, P, pw, H0, L0, J, LJ, keys, vals, stop_seen):
-    """Every statistic of one document (code points ``cps[:n]``) into ``out``."""
-    out[N_CHARS] = n
-    B = _B
-    P[0] = _ZERO
-    for i in range(n):
-        P[i + 1] = P[i] * B + np.uint64(cps[i] + 1)
-    # --- characters
+@njit(**JIT)
+def _words(cps, a, b, lex, ts, te, sufs, sufe):
+    """Word spans of ``cps[a:b]`` into ``ts``/``te`` (spaCy's English tokenizer); count."""
+    return _tokenize(cps, a, b, lex.flags, lex.ex_keys, lex.ex_off, lex.ex_lens, lex.ex_maxlen,
+                     lex.unit_keys, lex.unit_maxlen, ts, te, sufs, sufe)
+
+
+@njit(**JIT)
+def _char_stats(cps, n, out):
+    """Characters: '#', newlines and ellipses ('…' or '...')."""
     i = 0
     while i < n:
         c = cps[i]
@@ -596,9 +611,18 @@ def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_m
             i += 3
             continue
         i += 1
-    # --- words
-    nt = _tokenize(cps, 0, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
-                   ts, te, sufs, sufe)
+
+
+@njit(**JIT)
+def _word_stats(cps, n, lex, rules, s, out):
+    """Words: counts, symbol/alpha/stop words, and the word-level prefix hashes the
+    n-gram statistics use (``s.H0``/``s.L0`` words, ``s.J``/``s.LJ`` words + spaces)."""
+    F = lex.flags
+    B = _B
+    P, pw, ts, te = s.P, s.pw, s.ts, s.te
+    H0, L0, J, LJ = s.H0, s.L0, s.J, s.LJ
+    stop_keys, stop_seen = rules.stop_keys, s.stop_seen
+    nt = _words(cps, 0, n, lex, ts, te, s.sufs, s.sufe)
     out[N_WORDS] = nt
     for q in range(stop_seen.shape[0]):
         stop_seen[q] = False
@@ -634,7 +658,14 @@ def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_m
     for q in range(stop_seen.shape[0]):
         if stop_seen[q]:
             out[STOP_WORDS] += 1
-    # --- n-grams: top 2/3/4-gram characters ("words joined by spaces" x count)
+    return nt
+
+
+@njit(**JIT)
+def _ngram_stats(nt, s, out):
+    """Gopher repetition over words: top 2/3/4-gram characters ("words joined by spaces"
+    x count) and duplicated 5..10-gram characters (greedy, as Gopher/datatrove count)."""
+    pw, H0, L0, J, LJ, keys, vals = s.pw, s.H0, s.L0, s.J, s.LJ, s.keys, s.vals
     for g in range(3):
         m = g + 2
         if nt < m:
@@ -650,7 +681,6 @@ def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_m
             if cnt > best:
                 best = cnt
                 out[TOP2 + g] = cnt * (LJ[t + m] - LJ[t] - 1)
-    # --- duplicated 5..10-gram characters (greedy, as Gopher/datatrove count them)
     for g in range(6):
         m = g + 5
         mask = _clear(keys, nt)
@@ -665,7 +695,12 @@ def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_m
             else:
                 t += 1
         out[DUP5 + g] = rep
-    # --- Gopher repetition: paragraphs of text.strip() split on \n{2,}
+
+
+@njit(**JIT)
+def _paragraph_stats(cps, n, F, s, out):
+    """Gopher repetition: paragraphs of ``text.strip()`` split on ``\\n{2,}``."""
+    P, pw, keys = s.P, s.pw, s.keys
     a = 0
     b = n
     while a < b and (F[cps[a]] & F_SPACE):
@@ -697,7 +732,12 @@ def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_m
             break
         start = nxt
         i = nxt
-    # --- Gopher repetition: lines of re.split("\n+", text)
+
+
+@njit(**JIT)
+def _gopher_line_stats(cps, n, s, out):
+    """Gopher repetition: lines of ``re.split("\\n+", text)``."""
+    P, pw, keys = s.P, s.pw, s.keys
     mask = _clear(keys, out[NEWLINES] + 1)
     start = 0
     i = 0
@@ -723,7 +763,13 @@ def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_m
             break
         start = nxt
         i = nxt
-    # --- FineWeb: non-blank lines of text.split("\n")
+
+
+@njit(**JIT)
+def _fineweb_line_stats(cps, n, F, rules, s, out):
+    """FineWeb: non-blank lines of ``text.split("\\n")``: count, ending in a stop char,
+    short, and duplicated characters."""
+    P, pw, keys = s.P, s.pw, s.keys
     mask = _clear(keys, out[NEWLINES] + 1)
     start = 0
     for i in range(n + 1):
@@ -737,14 +783,77 @@ def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_m
         if not blank:
             ln = i - start
             out[FW_LINES] += 1
-            if _lookup(stop_chars, np.int64(cps[i - 1])) >= 0:
+            if _lookup(rules.stop_chars, np.int64(cps[i - 1])) >= 0:
                 out[FW_PUNCT_LINES] += 1
-            if ln <= short_line_length:
+            if ln <= rules.short_line_length:
                 out[FW_SHORT_LINES] += 1
             if _seen(keys, mask, _mix(_sub(P, pw, start, i), ln)):
                 out[FW_DUP_LINE_CHARS] += ln
         start = i + 1
-    # --- str.splitlines(): Gopher bullets/ellipsis lines and C4's line rules
+
+
+@njit(**JIT)
+def _c4_line(cps, a, b, lex, rules, s, out):
+    """C4's line rules on one stripped line ``cps[a:b]``; count it if C4 keeps it."""
+    F = lex.flags
+    pats, pat_off = rules.pats, rules.pat_off
+    # words of line.split(); a word too long drops the line
+    nw = 0
+    q = a
+    too_long = False
+    while q < b:
+        while q < b and (F[cps[q]] & F_SPACE):
+            q += 1
+        if q >= b:
+            break
+        r = q
+        while r < b and not (F[cps[r]] & F_SPACE):
+            r += 1
+        nw += 1
+        if rules.c4_max_word_length >= 0 and r - q > rules.c4_max_word_length:
+            too_long = True
+        q = r
+    if too_long:
+        return
+    e2 = b
+    if rules.c4_citations:
+        while True:
+            cs = _ends_with_citation(cps, a, e2, pats[pat_off[8]:pat_off[9]],
+                                     pats[pat_off[9]:pat_off[10]])
+            if cs < 0:
+                break
+            e2 = cs
+    if rules.c4_terminal:
+        if e2 <= a:
+            return
+        c = cps[e2 - 1]
+        if not (c == 46 or c == 63 or c == 33 or c == 34 or c == 39):
+            return
+        if e2 - 3 >= a and c == 46 and cps[e2 - 2] == 46 and cps[e2 - 3] == 46:
+            return
+    if nw < rules.c4_min_words:
+        return
+    if _contains(cps, a, e2, pats[pat_off[0]:pat_off[1]]):
+        out[C4_LOREM_LINES] += 1
+    if rules.c4_javascript and _contains(cps, a, e2, pats[pat_off[1]:pat_off[2]]):
+        return
+    for q in range(a, e2):
+        if cps[q] == 123:
+            out[C4_CURLY_LINES] += 1
+            break
+    if rules.c4_policy:
+        for p in range(2, 8):
+            if _contains(cps, a, e2, pats[pat_off[p]:pat_off[p + 1]]):
+                return
+    nt2 = _words(cps, a, e2, lex, s.ts2, s.te2, s.sufs, s.sufe)
+    out[C4_SENTENCES] += _sentences(s.ts2, s.te2, nt2, cps, F)
+    out[C4_KEPT_LINES] += 1
+
+
+@njit(**JIT)
+def _splitlines_stats(cps, n, lex, rules, s, out):
+    """Lines of ``str.splitlines()``: Gopher's bullet/ellipsis lines, then C4's rules."""
+    F = lex.flags
     start = 0
     i = 0
     while start < n:
@@ -769,107 +878,64 @@ def _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_m
         if b > a and (cps[b - 1] == 0x2026 or (
                 b - 3 >= a and cps[b - 1] == 46 and cps[b - 2] == 46 and cps[b - 3] == 46)):
             out[ELLIPSIS_LINES] += 1
-        # C4: words of line.split(); a word too long drops the line
-        nw = 0
-        q = a
-        too_long = False
-        while q < b:
-            while q < b and (F[cps[q]] & F_SPACE):
-                q += 1
-            if q >= b:
-                break
-            r = q
-            while r < b and not (F[cps[r]] & F_SPACE):
-                r += 1
-            nw += 1
-            if c4_max_word_length >= 0 and r - q > c4_max_word_length:
-                too_long = True
-            q = r
-        if too_long:
-            continue
-        e2 = b
-        if c4_citations:
-            while True:
-                cs = _ends_with_citation(cps, a, e2, pats[pat_off[8]:pat_off[9]],
-                                         pats[pat_off[9]:pat_off[10]])
-                if cs < 0:
-                    break
-                e2 = cs
-        if c4_terminal:
-            if e2 <= a:
-                continue
-            c = cps[e2 - 1]
-            if not (c == 46 or c == 63 or c == 33 or c == 34 or c == 39):
-                continue
-            if e2 - 3 >= a and c == 46 and cps[e2 - 2] == 46 and cps[e2 - 3] == 46:
-                continue
-        if nw < c4_min_words:
-            continue
-        if _contains(cps, a, e2, pats[pat_off[0]:pat_off[1]]):
-            out[C4_LOREM_LINES] += 1
-        if c4_javascript and _contains(cps, a, e2, pats[pat_off[1]:pat_off[2]]):
-            continue
-        for q in range(a, e2):
-            if cps[q] == 123:
-                out[C4_CURLY_LINES] += 1
-                break
-        if c4_policy:
-            policy = False
-            for p in range(2, 8):
-                if _contains(cps, a, e2, pats[pat_off[p]:pat_off[p + 1]]):
-                    policy = True
-                    break
-            if policy:
-                continue
-        nt2 = _tokenize(cps, a, e2, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys,
-                        unit_maxlen, ts2, te2, sufs, sufe)
-        out[C4_SENTENCES] += _sentences(ts2, te2, nt2, cps, F)
-        out[C4_KEPT_LINES] += 1
+        _c4_line(cps, a, b, lex, rules, s, out)
 
 
-@njit(cache=True)
-def _batch_stats(offsets, data, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
-                 stop_keys, stop_chars, short_line_length, c4_max_word_length, c4_terminal,
-                 c4_min_words, c4_javascript, c4_policy, c4_citations, pats, pat_off, out):
+@njit(**JIT)
+def _doc_stats(n, lex, rules, s, out):
+    """Every statistic (`N_STATS` columns) of one document, code points ``s.cps[:n]``,
+    into the row ``out``: one pass per kind of unit (characters, words, n-grams,
+    paragraphs, three kinds of lines)."""
+    cps = s.cps
+    out[N_CHARS] = n
+    P = s.P
+    P[0] = _ZERO
+    for i in range(n):
+        P[i + 1] = P[i] * _B + np.uint64(cps[i] + 1)
+    _char_stats(cps, n, out)
+    nt = _word_stats(cps, n, lex, rules, s, out)
+    _ngram_stats(nt, s, out)
+    _paragraph_stats(cps, n, lex.flags, s, out)
+    _gopher_line_stats(cps, n, s, out)
+    _fineweb_line_stats(cps, n, lex.flags, rules, s, out)
+    _splitlines_stats(cps, n, lex, rules, s, out)
+
+
+@njit(**JIT)
+def _scratch(maxb, n_stop):
+    """Work arrays for documents of up to ``maxb`` UTF-8 bytes (reused per document)."""
+    pw = np.empty(2 * maxb + 4, np.uint64)
+    pw[0] = _ONE
+    for i in range(1, pw.shape[0]):
+        pw[i] = pw[i - 1] * _B
+    cap = 16
+    while cap < 2 * maxb + 4:
+        cap <<= 1
+    return Scratch(np.empty(maxb + 1, np.int64), np.empty(maxb + 1, np.int64),
+                   np.empty(maxb + 1, np.int64), np.empty(maxb + 1, np.int64),
+                   np.empty(maxb + 1, np.int64), np.empty(maxb + 1, np.int64),
+                   np.empty(maxb + 1, np.int64), np.empty(maxb + 2, np.uint64), pw,
+                   np.empty(maxb + 2, np.uint64), np.empty(maxb + 2, np.int64),
+                   np.empty(maxb + 2, np.uint64), np.empty(maxb + 2, np.int64),
+                   np.empty(cap, np.uint64), np.empty(cap, np.int64),
+                   np.zeros(n_stop, np.bool_))
+
+
+@njit(**JIT)
+def _batch_stats(offsets, data, lex, rules, out):
     """Statistics of every document of a string column (offsets into UTF-8 ``data``)."""
     nd = offsets.shape[0] - 1
     maxb = 1
     for d in range(nd):
         maxb = max(maxb, offsets[d + 1] - offsets[d])
-    cps = np.empty(maxb + 1, np.int64)
-    ts = np.empty(maxb + 1, np.int64)
-    te = np.empty(maxb + 1, np.int64)
-    ts2 = np.empty(maxb + 1, np.int64)
-    te2 = np.empty(maxb + 1, np.int64)
-    sufs = np.empty(maxb + 1, np.int64)
-    sufe = np.empty(maxb + 1, np.int64)
-    P = np.empty(maxb + 2, np.uint64)
-    pw = np.empty(2 * maxb + 4, np.uint64)
-    pw[0] = _ONE
-    for i in range(1, pw.shape[0]):
-        pw[i] = pw[i - 1] * _B
-    H0 = np.empty(maxb + 2, np.uint64)
-    J = np.empty(maxb + 2, np.uint64)
-    L0 = np.empty(maxb + 2, np.int64)
-    LJ = np.empty(maxb + 2, np.int64)
-    cap = 16
-    while cap < 2 * maxb + 4:
-        cap <<= 1
-    keys = np.empty(cap, np.uint64)
-    vals = np.empty(cap, np.int64)
-    stop_seen = np.zeros(stop_keys.shape[0], np.bool_)
+    s = _scratch(maxb, rules.stop_keys.shape[0])
     for d in range(nd):
-        n = _decode(data, offsets[d], offsets[d + 1], cps)
-        _doc_stats(cps, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
-                   stop_keys, stop_chars, short_line_length, c4_max_word_length, c4_terminal,
-                   c4_min_words, c4_javascript, c4_policy, c4_citations, pats, pat_off,
-                   out[d], ts, te, ts2, te2, sufs, sufe, P, pw, H0, L0, J, LJ, keys, vals,
-                   stop_seen)
+        n = _decode(data, offsets[d], offsets[d + 1], s.cps)
+        _doc_stats(n, lex, rules, s, out[d])
 
 
-@njit(cache=True)
-def _batch_tokens(offsets, data, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
-                  tok_doc_off, tok_s, tok_e):
+@njit(**JIT)
+def _batch_tokens(offsets, data, lex, tok_doc_off, tok_s, tok_e):
     """Word spans (code-point offsets) of every document; for tests and debugging."""
     nd = offsets.shape[0] - 1
     maxb = 1
@@ -883,8 +949,7 @@ def _batch_tokens(offsets, data, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_ke
     k = 0
     for d in range(nd):
         n = _decode(data, offsets[d], offsets[d + 1], cps)
-        nt = _tokenize(cps, 0, n, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys,
-                       unit_maxlen, ts, te, sufs, sufe)
+        nt = _words(cps, 0, n, lex, ts, te, sufs, sufe)
         tok_doc_off[d] = k
         for t in range(nt):
             tok_s[k] = ts[t]

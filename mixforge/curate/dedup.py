@@ -52,11 +52,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..config import config_hash, opt, to_dict
+from ..documents import DocResult, input_key, input_stage, map_documents
 from ..errors import ConfigError
 from ..executor import Executor, OnResult, get_executor
 from ..jit import announce_compile
+from ..layout import REJECTS, has_run
 from ..rundir import ShardTask, StageReport, atomic_path, read_marker, run_stage, write_json
-from ..stage import Step, input_key, map_documents
 from ..stats import stage_files
 from . import lsh
 from .minhash import MinHashParams, band_hashes, signatures
@@ -72,7 +73,8 @@ DOCS_SCHEMA = pa.schema([("idx", pa.int64()), ("id", pa.string()), ("length", pa
 class ExactConfig:
     """Options of `mixforge dedup exact` (and the `dedup_exact` pipeline section)."""
 
-    input_stage: str = opt("ingest", "The document stage to deduplicate.")
+    input_stage: str | None = opt(None, "The document stage to deduplicate (default: "
+                                  "ingest).")
     output_stage: str = opt("dedup_exact", "The stage folder to write.")
     keep: Literal["first", "longest", "score"] = opt(
         "first", "Which copy a cluster keeps: smallest id, longest text, or highest "
@@ -105,8 +107,8 @@ class ExactConfig:
 class FuzzyConfig(ExactConfig):
     """Options of `mixforge dedup fuzzy` (and the `dedup_fuzzy` pipeline section)."""
 
-    input_stage: str = opt("dedup_exact", "The document stage to deduplicate (default: "
-                           "dedup_exact, or ingest when the run has no dedup_exact).")
+    input_stage: str | None = opt(None, "The document stage to deduplicate (default: "
+                                  "dedup_exact, or ingest when the run has no dedup_exact).")
     output_stage: str = opt("dedup_fuzzy", "The stage folder to write.")
     threshold: float = opt(0.8, "Jaccard similarity of word shingles above which two "
                            "documents are duplicates.")
@@ -159,11 +161,11 @@ class DedupReport:
 
 def _source_files(path: str) -> list[Path]:
     p = Path(path)
-    if (p / "_markers").is_dir():
+    if has_run(p.parent, p.name):
         return stage_files(p)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*.parquet")
-                       if "rejects" not in f.parts and not any(s.startswith(("_", "."))
+                       if REJECTS not in f.parts and not any(s.startswith(("_", "."))
                                                                 for s in f.relative_to(p).parts))
         if files:
             return files
@@ -190,8 +192,18 @@ def _key_rows(text: pa.ChunkedArray, cfg: Config, idx0: int,
     return hi, lo, idx, np.zeros(n, np.int64)
 
 
-def _map_shard(task: ShardTask) -> dict:
-    cfg, idx0, is_ref = task.params
+@dataclass(frozen=True)
+class MapParams:
+    """A map task's parameters (`ShardTask.params`): the config, the shard's first dense
+    index, and whether it is a reference shard."""
+
+    cfg: Config
+    idx0: int
+    is_ref: bool
+
+
+def _map_shard(task: ShardTask[MapParams]) -> dict:
+    cfg, idx0, is_ref = task.params.cfg, task.params.idx0, task.params.is_ref
     path = task.inputs[0]
     pf = pq.ParquetFile(path)
     missing = [c for c in ("id", "text") if c not in pf.schema_arrow.names]
@@ -221,7 +233,7 @@ def _map_shard(task: ShardTask) -> dict:
                 pc.cast(pc.binary_length(text), pa.int64()), score, pa.array(counts),
             ], schema=DOCS_SCHEMA))
             n += len(text)
-    return {"counts": {"docs": n, "key_rows": bw.rows}, "outputs": [docs_path, *bw.paths]}
+    return {"counts": {"docs_in": n, "key_rows": bw.rows}, "outputs": [docs_path, *bw.paths]}
 
 
 def _plan_map(run_dir: Path, cfg: Config) -> tuple[list[ShardTask], int]:
@@ -243,7 +255,7 @@ def _plan_map(run_dir: Path, cfg: Config) -> tuple[list[ShardTask], int]:
         name = f"ref-{i - len(files):05d}" if is_ref else shard
         tasks.append(ShardTask(map_dir, name, (str(path),),
                                config_hash(key_cfg, upstream, idx0, is_ref, rows),
-                               params=(cfg, idx0, is_ref)))
+                               params=MapParams(cfg, idx0, is_ref)))
         idx0 += rows
         if not is_ref:
             n_input = idx0
@@ -288,7 +300,9 @@ def _keep_order(keep: str) -> tuple[list[str], list[bool]]:
 def _reduce(run_dir: Path, cfg: Config, tasks: list[ShardTask], n_input: int,
             markers: list[dict]) -> dict[str, Any]:
     t0 = time.perf_counter()
-    sizes = np.array([m["counts"]["docs"] for m in markers], np.int64)
+    # map markers written before the count keys were unified say "docs"
+    sizes = np.array([m["counts"].get("docs_in", m["counts"].get("docs")) for m in markers],
+                     np.int64)
     offsets = np.zeros(len(sizes) + 1, np.int64)
     np.cumsum(sizes, out=offsets[1:])
     n_total = int(offsets[-1])
@@ -360,7 +374,7 @@ def _reduce(run_dir: Path, cfg: Config, tasks: list[ShardTask], n_input: int,
                        compression="zstd")
     inp = df.filter(~pl.col("is_ref"))
     stats.update({
-        "docs": n_input, "reference_docs": n_total - n_input,
+        "docs_in": n_input, "reference_docs": n_total - n_input,
         "clusters": int(inp["cluster"].n_unique()),
         "docs_in_clusters": inp.height,
         "duplicates": removed.height,
@@ -391,36 +405,31 @@ def _removed(path: str, key: str) -> tuple[pa.Array, pa.Table]:
     return pc.cast(removed["id"], pa.large_string()).combine_chunks(), removed
 
 
-def drop_removed(table: pa.Table, spec: DropSpec) -> Step:
+def drop_removed(table: pa.Table, spec: DropSpec) -> DocResult:
     """Split a batch into kept documents and duplicates (reason, cluster, kept twin)."""
     removed_ids, removed = _removed(spec.removed, spec.key)
     pos = pc.index_in(pc.cast(table["id"], pa.large_string()), value_set=removed_ids)
     mask = pc.is_valid(pos)
     n = int(pc.sum(mask).as_py() or 0)
     if not n:
-        return Step(table, None, {"duplicate": 0})
+        return DocResult(table, None, {"duplicate": 0})
     hit = pc.drop_null(pos)
     rej = table.filter(mask)
     rej = (rej.append_column("reason", pa.array(["duplicate"] * n, pa.string()))
               .append_column("dup_cluster", removed["dup_cluster"].take(hit))
               .append_column("dup_kept_id", removed["dup_kept_id"].take(hit)))
-    return Step(table.filter(pc.invert(mask)), rej, {"duplicate": n})
+    return DocResult(table.filter(pc.invert(mask)), rej, {"duplicate": n})
 
 
 # --------------------------------------------------------------------------- stage
 
 
 def resolve_input(run_dir: str | Path, cfg: Config) -> Config:
-    """Fuzzy dedup reads dedup_exact by default, or ingest when the run has none."""
-    run_dir = Path(run_dir)
-    if (isinstance(cfg, FuzzyConfig) and cfg.input_stage == "dedup_exact"
-            and not (run_dir / "dedup_exact" / "_markers").is_dir()):
-        cfg = dataclasses.replace(cfg, input_stage="ingest")
-    if not (run_dir / cfg.input_stage / "_markers").is_dir():
-        msg = (f"{run_dir / cfg.input_stage}: no finished stage here; run it first or "
-               "pass --input-stage")
-        raise ConfigError(msg)
-    return cfg
+    """``cfg`` with its input stage resolved by `mixforge.documents.input_stage`: the one
+    named, else the latest document stage before this dedup (exact: ingest; fuzzy:
+    dedup_exact, or ingest when the run has none)."""
+    stage = "dedup_fuzzy" if isinstance(cfg, FuzzyConfig) else "dedup_exact"
+    return dataclasses.replace(cfg, input_stage=input_stage(run_dir, stage, cfg.input_stage))
 
 
 def dedup(cfg: Config, run_dir: str | Path, executor: Executor | None = None,

@@ -2,7 +2,8 @@
 
 Per input shard, record batches stream through `filter_table`: one Numba pass computes
 every statistic (`textstats`), py3langid adds ``language``/``language_score``, and the
-rules (`filters`) assign each document its first failing rule or none. Outputs:
+rules (`filters`) assign each document its first failing rule or none. The shard I/O is
+the document-stage mapper's (`mixforge.documents`), as for every document stage. Outputs:
 
 - ``filter/<shard>.parquet``: kept documents, columns untouched;
 - ``filter/scores/<shard>.parquet``: every document's statistics, keyed by ``id`` (score
@@ -22,8 +23,7 @@ scratch (~180 bytes per UTF-8 byte of the batch's longest document).
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -31,34 +31,34 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import to_dict
+from ..documents import SAMPLES as SAMPLES_DIR
+from ..documents import DocParams, DocResult, document_shard, input_stage, plan_documents
 from ..executor import Executor, OnResult, get_executor
-from ..ingest import PARQUET_OPTS
 from ..jit import announce_compile
 from ..rundir import ShardTask, StageReport, atomic_path, run_stage
 from ..schema import check_documents
-from ..stage import latest_document_stage, plan_documents
 from .filters import GROUPS, FilterConfig, drop_reasons
 from .textstats import compute_stats
 
 log = logging.getLogger(__name__)
 STAGE = "filter"
-INPUT_STAGES = ("dedup_fuzzy", "dedup_exact", "ingest")
 SAMPLES = "dropped_samples.parquet"
 
 
 @dataclass
-class FilterResult:
-    """What `filter_table` returns for one table of documents."""
+class FilterResult(DocResult):
+    """What `filter_table` returns: kept, rejected (+ 'reason' and a 'scores' struct),
+    counts, and ``side["scores"]``: id + every statistic (+ language, language_score)."""
 
-    kept: pa.Table
-    rejected: pa.Table  # dropped documents + 'reason' + 'scores' (struct)
-    scores: pa.Table  # id + every statistic (+ language, language_score)
-    counts: dict[str, int] = field(default_factory=dict)
+    @property
+    def scores(self) -> pa.Table:
+        return self.side["scores"]
 
 
-def resolve_input_stage(run_dir: str | Path, input_stage: str | None = None) -> str:
-    """The stage to filter: ``input_stage``, else the latest of dedup_fuzzy/dedup_exact/ingest."""
-    return latest_document_stage(run_dir, input_stage, INPUT_STAGES)
+def resolve_input_stage(run_dir: str | Path, requested: str | None = None) -> str:
+    """The stage to filter: ``requested``, else the latest document stage before filter
+    that has run (`mixforge.documents.input_stage`)."""
+    return input_stage(run_dir, STAGE, requested)
 
 
 def score_table(table: pa.Table, cfg: FilterConfig) -> pa.Table:
@@ -110,85 +110,21 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
         if getattr(cfg, group).enabled and (group != "language" or cfg.language.languages):
             alone = drop_reasons(stats, cfg, (group,))
             counts[f"flagged_{group}"] = alone.len() - alone.null_count()
-    return FilterResult(kept, rejected, scores, counts)
-
-
-def _sample(rejected: pa.Table, per_reason: int, have: dict[str, int]) -> pa.Table | None:
-    """The first rows per reason not yet sampled (``have`` counts what is kept so far)."""
-    if not rejected.num_rows or per_reason <= 0:
-        return None
-    idx = []
-    for i, r in enumerate(rejected["reason"].to_pylist()):
-        if have.get(r, 0) < per_reason:
-            have[r] = have.get(r, 0) + 1
-            idx.append(i)
-    return rejected.take(idx) if idx else None
-
-
-def filter_shard(task: ShardTask) -> dict:
-    """Stream one input shard through `filter_table`; write kept, scores, rejects, samples."""
-    _, cfg, _ = task.params
-    src = pq.ParquetFile(task.inputs[0])
-    paths = {"kept": task.output(".parquet"), "scores": task.output(".parquet", "scores"),
-             "rejects": task.output(".parquet", "rejects"),
-             "samples": task.output(".parquet", "samples")}
-    tmp = {k: p.with_name(f".{p.name}.tmp-{os.getpid()}") for k, p in paths.items()}
-    counts: dict[str, int] = {"docs_in": 0, "kept": 0, "rejected": 0}
-    writers: dict[str, pq.ParquetWriter] = {}
-    sampled: dict[str, int] = {}
-
-    def write(kind: str, table: pa.Table | None) -> None:
-        if table is None:
-            return
-        if kind not in writers:
-            tmp[kind].parent.mkdir(parents=True, exist_ok=True)
-            writers[kind] = pq.ParquetWriter(tmp[kind], table.schema, **PARQUET_OPTS)
-        writers[kind].write_table(table)
-
-    try:
-        empty = True
-        for batch in src.iter_batches(batch_size=cfg.batch_rows):
-            empty = False
-            res = filter_table(pa.Table.from_batches([batch]), cfg)
-            write("kept", res.kept)
-            write("scores", res.scores)
-            if res.rejected.num_rows:
-                write("rejects", res.rejected)
-                write("samples", _sample(res.rejected, cfg.sample_per_reason, sampled))
-            for k, v in res.counts.items():
-                counts[k] = counts.get(k, 0) + v
-        if empty:  # an empty shard still yields valid, empty kept and scores files
-            res = filter_table(src.schema_arrow.empty_table(), cfg)
-            write("kept", res.kept)
-            write("scores", res.scores)
-        for w in writers.values():
-            w.close()
-        if counts["docs_in"] != counts["kept"] + counts["rejected"]:
-            msg = f"{task.shard}: {counts} does not add up (docs_in != kept + rejected)"
-            raise AssertionError(msg)
-        outputs = []
-        for kind, path in paths.items():  # the kept file last: it is what marks progress
-            if kind in writers:
-                os.replace(tmp[kind], path)
-                outputs.append(path)
-            else:
-                path.unlink(missing_ok=True)
-    finally:
-        for t in tmp.values():
-            t.unlink(missing_ok=True)
-    return {"counts": counts, "outputs": outputs}
+    return FilterResult(kept, rejected, counts, {"scores": scores})
 
 
 def plan_filter(cfg: FilterConfig, run_dir: str | Path) -> tuple[str, list[ShardTask]]:
     """(input stage, one task per input shard); validates before any work starts."""
     cfg.validate()
     in_stage = resolve_input_stage(run_dir, cfg.input_stage)
-    return in_stage, plan_documents(run_dir, in_stage, STAGE, filter_table, cfg)
+    return in_stage, plan_documents(run_dir, in_stage, STAGE, filter_table, cfg,
+                                    batch_rows=cfg.batch_rows,
+                                    samples_per_reason=cfg.sample_per_reason)
 
 
 def merge_samples(stage_dir: Path, per_reason: int) -> Path | None:
     """The first ``per_reason`` dropped documents per reason over all shards, in shard order."""
-    files = sorted((stage_dir / "samples").glob("*.parquet"))
+    files = sorted((stage_dir / SAMPLES_DIR).glob("*.parquet"))
     out = stage_dir / SAMPLES
     if not files:
         out.unlink(missing_ok=True)
@@ -214,14 +150,14 @@ def run_filter(cfg: FilterConfig, run_dir: str | Path, executor: Executor | None
     if tasks:
         announce_compile("filter", "mixforge.curate._textstats_kernels",
                          "mixforge.curate._kernels")
-    report = run_stage(tasks, filter_shard, executor or get_executor(), on_result,
+    report = run_stage(tasks, document_shard, executor or get_executor(), on_result,
                        summary={"config": to_dict(cfg), "input_stage": in_stage})
     merge_samples(Path(run_dir) / STAGE, cfg.sample_per_reason)
     return report
 
 
-def _dry_shard(task: ShardTask) -> dict[str, int]:
-    _, cfg, _ = task.params
+def _dry_shard(task: ShardTask[DocParams]) -> dict[str, int]:
+    cfg = task.params.cfg
     counts: dict[str, int] = {}
     for batch in pq.ParquetFile(task.inputs[0]).iter_batches(batch_size=cfg.batch_rows):
         res = filter_table(pa.Table.from_batches([batch]), cfg)

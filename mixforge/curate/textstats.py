@@ -164,16 +164,18 @@ def _chunks(texts) -> list[pa.Array]:
     return [pa.array(list(texts), pa.large_string())]
 
 
-def _kernel_args(params: StatsParams):
+def _kernel_args(params: StatsParams) -> tuple[k.Lexicon, k.Rules]:
+    """The kernel's tokenizer tables and the settings of ``params``, as its namedtuples."""
     ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pats, pat_off = _tables()
     stop_keys = np.array([k._key_of(_cps(w)) for w in params.stop_words], np.uint64)
     stop = data.DT_TERMINAL_PUNCTUATION if params.stop_chars is None else params.stop_chars
     stop_chars = np.array(sorted({ord(c) for c in stop}), np.int64)
-    return (char_flags(), ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
-            stop_keys, stop_chars, params.short_line_length, params.c4_max_word_length,
-            params.c4_filter_no_terminal_punct, params.c4_min_words_per_line,
-            params.c4_filter_javascript, params.c4_filter_policy, params.c4_remove_citations,
-            pats, pat_off)
+    lex = k.Lexicon(char_flags(), ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen)
+    rules = k.Rules(stop_keys, stop_chars, params.short_line_length,
+                    params.c4_max_word_length, params.c4_filter_no_terminal_punct,
+                    params.c4_min_words_per_line, params.c4_filter_javascript,
+                    params.c4_filter_policy, params.c4_remove_citations, pats, pat_off)
+    return lex, rules
 
 
 def compute_stats(texts, params: StatsParams | None = None) -> pa.Table:
@@ -193,13 +195,13 @@ def compute_stats(texts, params: StatsParams | None = None) -> pa.Table:
     ([11], [2])
     """
     params = params or StatsParams()
-    args = _kernel_args(params)
+    lex, rules = _kernel_args(params)
     outs = []
     for chunk in _chunks(texts):
         offsets, body = _string_buffers(chunk)
         out = np.zeros((len(chunk), k.N_STATS), np.int64)
         if len(chunk):
-            k._batch_stats(offsets, body, *args, out)
+            k._batch_stats(offsets, body, lex, rules, out)
         outs.append(out)
     mat = np.concatenate(outs) if outs else np.zeros((0, k.N_STATS), np.int64)
     return pa.table({name: mat[:, i] for i, name in enumerate(STAT_NAMES)})
@@ -207,8 +209,7 @@ def compute_stats(texts, params: StatsParams | None = None) -> pa.Table:
 
 def split_words(texts) -> list[list[str]]:
     """The words our kernel splits each text into (spaCy-like; for tests and debugging)."""
-    flags = char_flags()
-    ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, _, _ = _tables()
+    lex, _ = _kernel_args(StatsParams())
     result: list[list[str]] = []
     for chunk in _chunks(texts):
         offsets, body = _string_buffers(chunk)
@@ -218,8 +219,7 @@ def split_words(texts) -> list[list[str]]:
         ts = np.zeros(cap, np.int64)
         te = np.zeros(cap, np.int64)
         if n:
-            k._batch_tokens(offsets, body, flags, ex_keys, ex_off, ex_lens, ex_maxlen,
-                            unit_keys, unit_maxlen, doc_off, ts, te)
+            k._batch_tokens(offsets, body, lex, doc_off, ts, te)
         for d, text in enumerate(chunk.to_pylist()):
             text = text or ""
             result.append([text[ts[t]:te[t]] for t in range(doc_off[d], doc_off[d + 1])])

@@ -37,6 +37,7 @@ from ..errors import ConfigError
 from ..mixers.export_config import ExportConfig
 from ..mixers.materialize import Materialized, materialize, pack
 from ..mixers.mix import Mix
+from ..layout import LOCK, MARKERS
 from ..rundir import write_json
 from ..stats import stage_files
 from ..tokenize.store import TokenStore
@@ -249,7 +250,7 @@ def _run_dir_of(store: Path) -> tuple[Path, ...]:
     """The run directory holding ``store`` (``RUN/tokenize``), if it is one: a folder with
     stage folders (``*/_markers``) or a run lock beside the store."""
     parent = Path(store).resolve().parent
-    if (parent / ".mixforge.lock").exists() or any(parent.glob("*/_markers")):
+    if (parent / LOCK).exists() or any(parent.glob(f"*/{MARKERS}")):
         return (parent,)
     return ()
 

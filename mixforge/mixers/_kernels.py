@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._numba import JIT
 
-@njit(cache=True, nogil=True, boundscheck=False)
+
+@njit(**JIT)
 def _gather(src, starts, lens, dst, dst_pos, eos, append):  # pragma: no cover - jitted
     for i in range(starts.shape[0]):
         s = starts[i]
@@ -47,7 +49,7 @@ def gather_docs(src: np.ndarray, starts: np.ndarray, lens: np.ndarray, dst: np.n
     _gather(np.asarray(src), starts, lens, dst, dst_pos, int(eos or 0), eos is not None)
 
 
-@njit(cache=True, nogil=True, boundscheck=False)
+@njit(**JIT)
 def _mds_samples(tok_bytes, lens, itemsize, out, pos):  # pragma: no cover - jitted
     src = 0
     for i in range(lens.shape[0]):

@@ -24,6 +24,9 @@ from ..errors import ConfigError
 from ..tokenize.store import TokenStore
 from .mix import Mix
 
+#: The temperature strategy's default tau, the one the CLI and the pipeline both use.
+DEFAULT_TAU = 2.0
+
 STRATEGIES = ("natural", "uniform", "temperature", "unimax", "manual")
 
 
@@ -181,7 +184,7 @@ def parse_weights(text: str | list[str] | tuple[str, ...]) -> dict[str, float]:
 
 
 def make_mix(strategy: str, tokens: Mapping[str, int], budget_tokens: int, *,
-             epoch_cap: float = 4.0, seed: int = 0, tau: float = 2.0,
+             epoch_cap: float = 4.0, seed: int = 0, tau: float = DEFAULT_TAU,
              weights: Mapping[str, float] | None = None,
              inputs: dict[str, Any] | None = None) -> Mix:
     """Dispatch by strategy name (what the CLI and pipeline configs call)."""

@@ -33,18 +33,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..config import config_hash, opt, to_dict
+from ..documents import input_key, input_stage
 from ..errors import ConfigError
 from ..executor import Executor, OnResult, get_executor
+from ..layout import TOKEN_STORE, tokenizer_json
 from ..rundir import ShardTask, StageReport, run_stage
-from ..stage import input_key
 from ..stats import stage_files
 from .fast import Encoder, build_encoder
 from .sources import LoadedTokenizer, load_tokenizer
 from .store import finalize_store, token_dtype, write_shard
-from .train import iter_texts, latest_stage
+from .train import iter_texts
 
 log = logging.getLogger(__name__)
-STAGE = "tokenize"
+STAGE = TOKEN_STORE
 Framing = Literal["eos", "bos", "both", "none"]
 
 
@@ -137,12 +138,24 @@ def encode_table(table: pa.Table, enc: Encoder, bos: int | None, eos: int | None
     return out
 
 
-def tokenize_shard(task: ShardTask) -> dict:
+@dataclass(frozen=True)
+class EncodeParams:
+    """A tokenize task's parameters (`ShardTask.params`): the encoder and the framing."""
+
+    encoder: Encoder
+    bos: int | None  # id put before each document (None: none)
+    eos: int | None  # id put after each document (None: none)
+    dtype: np.dtype
+    batch_bytes: float  # text bytes encoded per call
+
+
+def tokenize_shard(task: ShardTask[EncodeParams]) -> dict:
     """Encode one input shard into the store; return counts and the files written."""
-    enc, bos, eos, dtype, batch_bytes = task.params
+    p = task.params
+    enc, bos, eos, dtype, batch_bytes = p.encoder, p.bos, p.eos, p.dtype, p.batch_bytes
     parts: dict[str, list[tuple]] = {}
     pf = pq.ParquetFile(task.inputs[0])
-    counts = {"docs": 0, "tokens": 0, "bytes": 0}
+    counts = {"docs_in": 0, "kept": 0, "rejected": 0, "tokens": 0, "bytes": 0}
     batch: list[pa.RecordBatch] = []
     size = 0
 
@@ -170,7 +183,8 @@ def tokenize_shard(task: ShardTask) -> dict:
         n_bytes = np.concatenate([p[4] for p in ps])
         outputs += write_shard(task.stage_dir, task.shard, d, tokens, lens, ids, sources,
                                n_bytes)
-        counts["docs"] += len(lens)
+        counts["docs_in"] += len(lens)
+        counts["kept"] += len(lens)
         counts["tokens"] += int(lens.sum())
         counts["bytes"] += int(n_bytes.sum())
         counts[f"docs_{d}"] = len(lens)
@@ -192,9 +206,9 @@ def plan_tokenize(cfg: TokenizeConfig, run_dir: str | Path, workers: int | None 
                   ) -> Prepared:
     """Resolve the tokenizer, prove the engine on a sample and plan one task per shard."""
     run_dir = Path(run_dir)
-    stage = latest_stage(run_dir, cfg.input_stage)
+    stage = input_stage(run_dir, STAGE, cfg.input_stage)
     files = stage_files(run_dir / stage)
-    spec = cfg.tokenizer or str(run_dir / "tokenizer" / "tokenizer.json")
+    spec = cfg.tokenizer or str(tokenizer_json(run_dir))
     tok = load_tokenizer(spec, allow_download=cfg.allow_download)
     sample: list[str] = []
     for texts in iter_texts(files, batch_rows=max(1, cfg.sample_docs)):
@@ -219,8 +233,8 @@ def plan_tokenize(cfg: TokenizeConfig, run_dir: str | Path, workers: int | None 
         shard = path.name[: -len(".parquet")]
         tasks.append(ShardTask(str(run_dir / STAGE), shard, (str(path),),
                                config_hash(cfg_key, input_key(in_dir, shard)),
-                               params=(enc, bos and bos[1], eos and eos[1], dtype,
-                                       cfg.batch_mb * 1e6)))
+                               params=EncodeParams(enc, bos and bos[1], eos and eos[1],
+                                                   dtype, cfg.batch_mb * 1e6)))
     return Prepared(tasks, enc, stage, bos, eos)
 
 

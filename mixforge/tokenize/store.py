@@ -25,9 +25,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
+from ..layout import STORE_JSON
 from ..rundir import atomic_path, write_json
 
-STORE_JSON = "store.json"
 DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()),
                          ("n_tokens", pa.int64()), ("n_bytes", pa.int64()),
                          ("offset", pa.int64())])

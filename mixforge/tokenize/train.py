@@ -20,16 +20,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ..config import config_hash, opt, to_dict
+from ..documents import input_key, input_stage
 from ..errors import ConfigError
+from ..layout import TOKENIZER, tokenizer_json
 from ..rundir import atomic_path, read_marker, write_json
-from ..stage import DOCUMENT_STAGES, input_key, latest_document_stage
 from ..stats import stage_files
 from .sources import load_tokenizer
 
 log = logging.getLogger(__name__)
 GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
                 r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""")
-DOC_STAGES = DOCUMENT_STAGES
 
 
 @dataclass
@@ -53,11 +53,6 @@ class TrainConfig:
         if len(set(self.special_tokens)) != len(self.special_tokens):
             msg = f"special_tokens has duplicates: {self.special_tokens}"
             raise ConfigError(msg)
-
-
-def latest_stage(run_dir: str | Path, stage: str | None = None) -> str:
-    """The document stage to read: ``stage`` if given, else the latest one that finished."""
-    return latest_document_stage(run_dir, stage, DOC_STAGES)
 
 
 def iter_texts(files: list[Path], max_bytes: float = 0, batch_rows: int = 1024
@@ -106,9 +101,9 @@ def train_tokenizer(run_dir: str | Path, cfg: TrainConfig | None = None) -> Path
     >>> path = train_tokenizer("runs/r1", TrainConfig(vocab_size=8192))  # doctest: +SKIP
     """
     cfg = cfg or TrainConfig()
-    stage = latest_stage(run_dir, cfg.input_stage)
+    stage = input_stage(run_dir, TOKENIZER, cfg.input_stage)
     files = stage_files(Path(run_dir) / stage)
-    out = Path(run_dir) / "tokenizer" / "tokenizer.json"
+    out = tokenizer_json(run_dir)
     key = config_hash(to_dict(cfg), stage, [input_key(Path(run_dir) / stage, f.stem)
                                             for f in files])
     done = read_marker(out.parent / "train.json") or {}

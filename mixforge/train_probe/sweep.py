@@ -43,6 +43,7 @@ import polars as pl
 from ..config import config_hash, opt, to_dict
 from ..errors import ConfigError
 from ..executor import Executor, LocalExecutor
+from ..layout import PROBE_RESULTS, PROBES, token_store
 from ..mixers.mix import Mix
 from ..rundir import atomic_path, write_json
 from ..tokenize.store import STORE_JSON, TokenStore
@@ -52,7 +53,7 @@ from .model import ProbeConfig
 from .train import TrainConfig, train_probes
 
 log = logging.getLogger(__name__)
-STAGE = "probes"
+STAGE = PROBES
 RESULTS, CURVES, HELDOUT = "results.jsonl", "curves.jsonl", "heldout.json"
 
 
@@ -102,7 +103,7 @@ class SweepConfig:
         parse_targets(self.targets)
 
     def store_dir(self, run_dir: str | Path) -> Path:
-        return Path(self.store) if self.store else Path(run_dir) / "tokenize"
+        return Path(self.store) if self.store else token_store(run_dir)
 
     def out_dir(self, run_dir: str | Path) -> Path:
         return Path(self.out) if self.out else Path(run_dir) / STAGE
@@ -397,6 +398,25 @@ def results_table(out: Path, plans: list[ProbePlan]) -> pl.DataFrame:
     latest = {(r["probe"], r["key"]): r for r in read_results(out / RESULTS)}
     rows = [latest[(p.id, p.key)] for p in plans if (p.id, p.key) in latest]
     df = pl.DataFrame(rows) if rows else pl.DataFrame({"probe": []}, schema={"probe": pl.Utf8})
-    with atomic_path(out / "results.parquet") as tmp:
+    with atomic_path(out / PROBE_RESULTS) as tmp:
         df.write_parquet(tmp)
     return df
+
+
+def summary_table(df: pl.DataFrame, rows: int = 20) -> str:
+    """The best probes by average held-out bits per byte, as a text table."""
+    from ..progress import table
+
+    if df.is_empty():
+        return "(no results)"
+    wcols = [c for c in df.columns if c.startswith("w:")]
+    bpb = [c for c in df.columns if c.startswith("bpb:") and c != "bpb:avg"]
+    targets = [c for c in bpb if f"w:{c[4:]}" not in wcols]
+    top = df.with_columns(pl.col("seed").cast(pl.Utf8), pl.Series("mix (top 3)", [
+            " ".join(f"{c[2:]}={w:.2f}" for c, w in sorted(
+                ((c, r[c]) for c in wcols), key=lambda cw: -cw[1])[:3])
+            for r in df.iter_rows(named=True)]))
+    cols = ["probe", "seed", "mix (top 3)", "bpb:avg", *targets, "tokens", "wall_s"]
+    out = top.sort("bpb:avg").head(rows).select(cols).with_columns(
+        pl.col("^bpb:.*$").round(4))
+    return table(out, f"best {min(rows, len(df))} of {len(df)} probes by bpb:avg")

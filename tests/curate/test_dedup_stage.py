@@ -71,7 +71,7 @@ def test_exact_dedup_planted(tmp_path):
     assert set(rej["reason"]) == {"duplicate"}
     assert dict(zip(rej["id"], rej["dup_kept_id"], strict=True)) == {
         "d001": "d000", "d002": "d000", "e001": "e000"}
-    assert report.stats["docs"] == 7 == kept.num_rows + rej.height
+    assert report.stats["docs_in"] == 7 == kept.num_rows + rej.height
     assert report.stats["clusters"] == 2
     assert "metadata" not in kept.schema.names and kept.schema.names[:4] == [
         "id", "text", "domain", "source"]
@@ -134,8 +134,8 @@ def test_real_corpus_resume_and_determinism(run_copy, tmp_path):
     r1 = dedup(ExactConfig(), run_copy, ONE)
     r2 = dedup(FuzzyConfig(), run_copy, ONE)
     t = r1.stats
-    assert t["docs"] == t["kept"] + t["rejected"] and t["duplicates"] > 0  # changelog dups
-    assert r2.stats["docs"] == t["kept"] == r2.stats["kept"] + r2.stats["rejected"]
+    assert t["docs_in"] == t["kept"] + t["rejected"] and t["duplicates"] > 0  # changelog dups
+    assert r2.stats["docs_in"] == t["kept"] == r2.stats["kept"] + r2.stats["rejected"]
     first = _digest(run_copy / "dedup_fuzzy")
     again = dedup(FuzzyConfig(), run_copy, ONE)
     assert again.stage.ran == [] and again.stats["duplicates"] == r2.stats["duplicates"]
@@ -191,7 +191,7 @@ def test_cli(run_copy):
     res = runner.invoke(main, ["dedup", "fuzzy", "-r", str(run_copy), "--bands", "3"])
     assert res.exit_code == 2 and "bands and rows" in res.output
     stats = json.loads((run_copy / "dedup_exact" / "_dedup.json").read_text())
-    assert stats["kept"] + stats["rejected"] == stats["docs"]
+    assert stats["kept"] + stats["rejected"] == stats["docs_in"]
     assert np.isfinite(stats["peak_rss_mb_main"])
 
 

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from mixforge.cli import main
+from mixforge.config import parse_tokens
 from mixforge.errors import ConfigError
-from mixforge.mixers.cli import parse_tokens
 from mixforge.mixers.mix import Mix
 
 

@@ -1,4 +1,4 @@
-"""`mixforge probe sweep`: train probes over many mixes, batched and resumable."""
+"""`mixforge probe sweep|fit`: train probes over many mixes; how well they predict."""
 
 from __future__ import annotations
 
@@ -6,37 +6,26 @@ import sys
 from pathlib import Path
 
 import click
-import polars as pl
-from tqdm import tqdm
 
 from ..config import click_options, from_flags
-from ..executor import get_executor
-from ..progress import table
-from .model import ProbeConfig
-from .sweep import SweepConfig, plan_sweep, run_sweep
-from .train import TrainConfig
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from ..train_probe.model import ProbeConfig
+from ..train_probe.sweep import SweepConfig
+from ..train_probe.train import TrainConfig
+from ._common import CONTEXT, RunOptions, probe_results, run_options
 
 
-@click.group(context_settings=CONTEXT)
-def probe() -> None:
+@click.group("probe", context_settings=CONTEXT)
+def command() -> None:
     """Small transformer probes trained on candidate mixes."""
 
 
-def _run_options(fn):
-    from ..cli import run_options
-
-    return run_options(fn)
-
-
-@probe.command(context_settings=CONTEXT)
-@_run_options
+@command.command("sweep", context_settings=CONTEXT)
+@run_options
 @click_options(SweepConfig)
 @click_options(ProbeConfig, skip=("vocab_size",))
 @click_options(TrainConfig)
 @click.option("--dry-run", is_flag=True, help="Print the resolved plan and stop.")
-def sweep(run_dir: Path, workers: int | None, executor: str, dry_run: bool, **flags) -> None:
+def sweep(run: RunOptions, dry_run: bool, **flags) -> None:
     """Train one probe per mix (x seeds) on RUN_DIR/tokenize; results in RUN_DIR/probes.
 
     Mixes come from --mix files/folders, or are sampled from a seeded Dirichlet
@@ -45,8 +34,12 @@ def sweep(run_dir: Path, workers: int | None, executor: str, dry_run: bool, **fl
     skips finished probes. --workers defaults to 1 here: on a small CPU one process with
     a larger --k uses the cores better than several processes.
     """
-    from ..tokenize.store import TokenStore
+    from tqdm import tqdm
 
+    from ..tokenize.store import TokenStore
+    from ..train_probe.sweep import plan_sweep, run_sweep, summary_table
+
+    run_dir = run.run_dir
     cfg = from_flags(SweepConfig, flags)
     cfg.probe = from_flags(ProbeConfig, flags, where="probe options")
     cfg.train = from_flags(TrainConfig, flags, where="train options")
@@ -61,12 +54,13 @@ def sweep(run_dir: Path, workers: int | None, executor: str, dry_run: bool, **fl
             top = sorted(p.mix.weights.items(), key=lambda kv: -kv[1])[:3]
             click.echo(f"  {p.id} seed {p.seed}: " + ", ".join(f"{d} {w:.2f}" for d, w in top))
         return
+    executor = run.executor(default_workers=1)
     tok_bar = tqdm(total=len(plans) * cfg.train.tokens, desc="tokens", unit="tok",
                    unit_scale=True, file=sys.stderr, dynamic_ncols=True, disable=None)
     probe_bar = tqdm(total=len(plans), desc="probes", unit="probe", file=sys.stderr,
                      dynamic_ncols=True, disable=None)
     try:
-        report = run_sweep(cfg, run_dir, get_executor(executor, workers or 1),
+        report = run_sweep(cfg, run_dir, executor,
                            on_tokens=tok_bar.update, on_probes=probe_bar.update)
     finally:
         tok_bar.close()
@@ -76,18 +70,16 @@ def sweep(run_dir: Path, workers: int | None, executor: str, dry_run: bool, **fl
     click.echo(summary_table(report.results))
 
 
-def summary_table(df: pl.DataFrame, rows: int = 20) -> str:
-    """The best probes by average held-out bits per byte, as a text table."""
-    if df.is_empty():
-        return "(no results)"
-    wcols = [c for c in df.columns if c.startswith("w:")]
-    bpb = [c for c in df.columns if c.startswith("bpb:") and c != "bpb:avg"]
-    targets = [c for c in bpb if f"w:{c[4:]}" not in wcols]
-    top = df.with_columns(pl.col("seed").cast(pl.Utf8), pl.Series("mix (top 3)", [
-            " ".join(f"{c[2:]}={w:.2f}" for c, w in sorted(
-                ((c, r[c]) for c in wcols), key=lambda cw: -cw[1])[:3])
-            for r in df.iter_rows(named=True)]))
-    cols = ["probe", "seed", "mix (top 3)", "bpb:avg", *targets, "tokens", "wall_s"]
-    out = top.sort("bpb:avg").head(rows).select(cols).with_columns(
-        pl.col("^bpb:.*$").round(4))
-    return table(out, f"best {min(rows, len(df))} of {len(df)} probes by bpb:avg")
+@command.command("fit", context_settings=CONTEXT)
+@click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
+              help="A run with a probe sweep (RUN_DIR/probes).")
+def fit(run_dir: Path) -> None:
+    """How well probe results predict held-out bpb: regressors vs trivial predictors."""
+    from ..layout import token_store
+    from ..mixers.fit import fit_table
+    from ..mixers.strategies import store_tokens
+    from ..progress import table
+    from ..tokenize.store import TokenStore
+
+    df, _ = fit_table(probe_results(run_dir), store_tokens(TokenStore(token_store(run_dir))))
+    click.echo(table(df, "cross-validated fit on held-out probes (mean over domains)"))

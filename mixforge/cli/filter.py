@@ -1,24 +1,22 @@
-"""`mixforge filter`: the quality filters and language ID as a thin click command."""
+"""`mixforge filter`: the quality filters and language ID over a run's documents."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-import yaml
 
 from ..config import click_options, from_dict, from_flags, to_dict
+from ..curate.filters import GROUPS, FilterConfig
 from ..errors import ConfigError
-from ..executor import get_executor
-from ..progress import shard_bar, table
-from .filters import GROUPS, FilterConfig
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from ._common import CONTEXT, RunOptions, run_options
 
 
 def load_config(path: Path | None, flags: dict, disable: tuple[str, ...],
                 languages: tuple[str, ...]) -> FilterConfig:
     """A FilterConfig from a YAML file (its `filter:` section or the whole file) and flags."""
+    import yaml
+
     data: dict = {}
     if path is not None:
         try:
@@ -46,11 +44,7 @@ def load_config(path: Path | None, flags: dict, disable: tuple[str, ...],
 
 
 @click.command("filter", context_settings=CONTEXT)
-@click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
-              help="The run directory; writes RUN_DIR/filter.")
-@click.option("--workers", type=int, default=None, help="Worker processes (default: all cores).")
-@click.option("--executor", default="local", show_default=True,
-              help="Where shards run: local (a process pool on this machine).")
+@run_options(run_dir_help="The run directory; writes RUN_DIR/filter.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True),
               default=None, help="YAML with filter options (per group: gopher_quality, "
               "gopher_repetition, c4, fineweb, length, language).")
@@ -60,9 +54,8 @@ def load_config(path: Path | None, flags: dict, disable: tuple[str, ...],
               help="Keep only these languages (repeatable; default: en).")
 @click.option("--dry-run", is_flag=True, help="Only report what would be dropped; write nothing.")
 @click_options(FilterConfig)
-def filter_cmd(run_dir: Path, workers: int | None, executor: str, config_path: Path | None,
-               disable: tuple[str, ...], languages: tuple[str, ...], dry_run: bool,
-               **flags) -> None:
+def command(run: RunOptions, config_path: Path | None, disable: tuple[str, ...],
+            languages: tuple[str, ...], dry_run: bool, **flags) -> None:
     """Gopher quality + repetition, C4, FineWeb rules and language ID over RUN_DIR's documents.
 
     Reads the latest of dedup_fuzzy, dedup_exact, ingest (or --input-stage); writes kept
@@ -71,14 +64,16 @@ def filter_cmd(run_dir: Path, workers: int | None, executor: str, config_path: P
     """
     import polars as pl
 
-    from .filter_stage import dry_run as run_dry
-    from .filter_stage import plan_filter, run_filter
+    from ..curate.filter_stage import dry_run as run_dry
+    from ..curate.filter_stage import plan_filter, run_filter
+    from ..progress import shard_bar, table
 
+    run_dir = run.run_dir
     cfg = load_config(config_path, flags, disable, languages)
     in_stage, tasks = plan_filter(cfg, run_dir)
     enabled = [g for g in GROUPS if getattr(cfg, g).enabled]
     click.echo(f"filter: {len(tasks)} shards of {in_stage}; rule groups: {', '.join(enabled)}")
-    ex = get_executor(executor, workers)
+    ex = run.executor()
     with shard_bar(len(tasks), "filter (dry run)" if dry_run else "filter") as tick:
         if dry_run:
             totals = run_dry(cfg, run_dir, ex, tick)

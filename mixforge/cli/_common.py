@@ -1,0 +1,92 @@
+"""What every command shares: click settings, the run options, the stats printout."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ..config import click_options, from_flags
+from ..executor import Executor, ExecutorConfig
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+_EXECUTOR_FIELDS = ("executor", "workers", "ray_address")
+
+
+@dataclass
+class RunOptions:
+    """The run directory and where its shards run (``--run-dir`` + `ExecutorConfig`)."""
+
+    run_dir: Path
+    executor_config: ExecutorConfig
+
+    def executor(self, default_workers: int | None = None) -> Executor:
+        """The executor the options name; ``--ray-address`` goes through to it."""
+        return self.executor_config.make(default_workers)
+
+
+def run_options(fn=None, *, run_dir_help: str = "The run directory; each stage writes a "
+                "sub-folder."):
+    """Add ``--run-dir/-r`` and the `ExecutorConfig` flags; the command gets ``run`` and
+    runs holding the run directory's lock (`mixforge.rundir.run_lock`: one writer)."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            from ..rundir import run_lock
+
+            exec_cfg = from_flags(ExecutorConfig,
+                                  {k: kwargs.pop(k) for k in _EXECUTOR_FIELDS})
+            run_dir = kwargs.pop("run_dir")
+            with run_lock(run_dir):
+                return fn(*args, run=RunOptions(run_dir, exec_cfg), **kwargs)
+
+        wrapped = click_options(ExecutorConfig)(wrapper)
+        return click.option("--run-dir", "-r", type=click.Path(path_type=Path),
+                            required=True, help=run_dir_help)(wrapped)
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def print_stats(run_dir: Path, stage: str | None = None) -> None:
+    """Echo the per-domain document stats of ``stage`` (default: every stage)."""
+    from ..progress import table
+    from ..stats import run_stats
+
+    for name, df in run_stats(run_dir, stage).items():
+        click.echo(table(df, f"[{name}]"))
+
+
+def store_options(fn):
+    """``--store/-s`` or ``--run-dir/-r``: which token store a command reads."""
+    fn = click.option("--run-dir", "-r", type=click.Path(path_type=Path), default=None,
+                      help="A run directory; its token store is RUN_DIR/tokenize.")(fn)
+    return click.option("--store", "-s", type=click.Path(path_type=Path), default=None,
+                        help="The token store folder (holds store.json).")(fn)
+
+
+def store_path(store: Path | None, run_dir: Path | None) -> Path:
+    """The token store `store_options` name; a `ConfigError` when neither is given."""
+    from ..errors import ConfigError
+    from ..layout import token_store
+
+    if store is None and run_dir is None:
+        msg = "name the token store: --store PATH, or --run-dir RUN (uses RUN/tokenize)"
+        raise ConfigError(msg)
+    return store if store is not None else token_store(run_dir)
+
+
+def probe_results(run_dir: Path):
+    """The probe sweep's results table of ``run_dir`` (a `ConfigError` if it has none)."""
+    import polars as pl
+
+    from ..errors import ConfigError
+    from ..layout import probe_results as results_path
+
+    path = results_path(run_dir)
+    if not path.exists():
+        msg = f"{path} does not exist: run `mixforge probe sweep -r {run_dir}` first"
+        raise ConfigError(msg)
+    return pl.read_parquet(path)
