@@ -26,12 +26,15 @@ def command(store: Path | None, run_dir: Path | None, mix_file: Path,
     \b
     Formats:
       nanogpt     train.bin / val.bin, uint16, EOT after each document
-      llmc        llm.c / modded-nanogpt shards (256 x int32 header, uint16)
+      llmc        llm.c / modded-nanogpt shards (256 x int32 header; uint16 tokens, or
+                  uint32 with the version 7 header past 65,536 ids)
       megatron    Megatron-LM train.bin/.idx, val.bin/.idx (MMIDIDX v1)
       hf-parquet  data/{train,validation}-NNNNN-of-MMMMM.parquet with input_ids
       hf-disk     a DatasetDict as save_to_disk writes it (load_from_disk)
       mds         MosaicML streaming train/, val/ (tokens: ndarray:int32)
       datatrove   train/000_<prefix>.ds + .ds.index (+ .ds.metadata)
+      nanochat    shard_NNNNN.parquet of text (the documents themselves), last = val
+      olmo        OLMo-core / dolma {train,val}/part-NNNNN.npy + .csv.gz metadata
     """
     import polars as pl
     from tqdm import tqdm

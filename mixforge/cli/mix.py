@@ -46,7 +46,6 @@ def plan(store: Path | None, run_dir: Path | None, mix_file: Path | None,
     import polars as pl
 
     from ..config import parse_tokens
-    from ..errors import ConfigError
     from ..mixers.mix import Mix
     from ..mixers.plan import plan_mix
     from ..mixers.strategies import make_mix, parse_weights, store_tokens

@@ -34,10 +34,10 @@ import pyarrow.parquet as pq
 
 from ..config import config_hash, to_dict
 from ..errors import ConfigError
+from ..layout import LOCK, MARKERS
 from ..mixers.export_config import ExportConfig
 from ..mixers.materialize import Materialized, materialize, pack
 from ..mixers.mix import Mix
-from ..layout import LOCK, MARKERS
 from ..rundir import write_json
 from ..stats import stage_files
 from ..tokenize.store import TokenStore
