@@ -24,7 +24,9 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_same_seed_byte_identical_other_seed_differs(token_store, tmp_path, fmt):
+def test_same_seed_byte_identical_other_seed_differs(token_store, tokenized_run, tmp_path, fmt):
+    if getattr(FORMATS[fmt], "TEXT", False):  # text formats read the documents beside the store
+        token_store = tokenized_run / "tokenize"
     tokens = store_tokens(token_store)
     mix = temperature(tokens, 120_000, 2.0, seed=3)
     cfg = {"format": fmt, "val_fraction": 0.01, "shard_tokens": 50_000, "chunk_tokens": 30_000}

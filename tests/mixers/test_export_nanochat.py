@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from mixforge.errors import ConfigError
-from mixforge.executor import LocalExecutor
 from mixforge.export import ExportConfig, export
 from mixforge.mixers.materialize import materialize
 from mixforge.mixers.mix import Mix
 from mixforge.stats import stage_files
-from mixforge.tokenize.stage import TokenizeConfig, tokenize
 from mixforge.tokenize.store import TokenStore
-
-
-@pytest.fixture(scope="module")
-def tokenized_run(tmp_path_factory, ingested_run, tiny_tokenizer) -> Path:
-    run = tmp_path_factory.mktemp("nanochat") / "run"
-    shutil.copytree(ingested_run, run)
-    tok = run.parent / "tokenizer.json"
-    tiny_tokenizer.save(str(tok))
-    tokenize(TokenizeConfig(tokenizer=str(tok)), run, LocalExecutor(1))
-    return run
 
 
 def nanochat_parquets_iter(data_dir: Path, split: str):
