@@ -63,9 +63,11 @@ def _busy(run_dir: Path, info: dict[str, Any]) -> RunDirBusy:
 def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator[Path]:
     """Hold the run directory's lock for the block (re-entrant within one process).
 
-    Creates ``run_dir`` if needed. Raises `RunDirBusy` naming the holder (pid, host,
-    command, start time) when another live process holds it. A lock file left by a dead
-    process (its ``flock`` gone with it) is taken over with a warning.
+    Creates ``run_dir`` if needed, and removes it again if the block left it empty (a
+    command that stopped on a config error leaves nothing behind). Raises `RunDirBusy`
+    naming the holder (pid, host, command, start time) when another live process holds
+    it. A lock file left by a dead process (its ``flock`` gone with it) is taken over with
+    a warning.
     """
     run_dir = Path(run_dir)
     key = str(run_dir.resolve())
@@ -77,6 +79,7 @@ def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator
         finally:
             held[1] -= 1
         return
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK
     host = socket.gethostname()
@@ -113,6 +116,9 @@ def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator
         with contextlib.suppress(OSError):
             path.unlink()
         os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # only if the block wrote nothing into it
 
 
 @contextlib.contextmanager

@@ -46,7 +46,7 @@ def test_gz_corrupt_case_keeps_no_corrupted_text(tmp_path):
         _ingest([case], tmp_path / "strict")
     assert err.value.reason == "corrupt_file"
     t = _ingest([case], tmp_path / "run", on_error="reject")
-    assert (t["records_in"], t["kept"], t["rejected"], t["rejected_corrupt_file"]) == (1, 0, 1, 1)
+    assert (t["docs_in"], t["kept"], t["rejected"], t["rejected_corrupt_file"]) == (1, 0, 1, 1)
     rejects = pq.read_table(tmp_path / "run/ingest/rejects/shard-00000.parquet").to_pylist()
     assert [(r["source"], r["reason"]) for r in rejects] == [
         (f"{case}/a.jsonl.gz", "corrupt_file")]
@@ -62,7 +62,7 @@ def test_zst_corrupt_case_is_a_clear_error_or_counted_and_the_rest_proceeds(tmp_
     good = tmp_path / "good.jsonl"
     good.write_bytes(_lines(30))
     t = _ingest([case, good], tmp_path / "run", on_error="reject")
-    assert (t["records_in"], t["kept"], t["rejected"], t["rejected_corrupt_file"]) == (32, 30, 2, 2)
+    assert (t["docs_in"], t["kept"], t["rejected"], t["rejected_corrupt_file"]) == (32, 30, 2, 2)
 
 
 # ------------------------------------------------------------------ the kinds behind them
@@ -79,7 +79,7 @@ def test_a_corrupt_file_mid_shard_is_dropped_whole_and_its_neighbours_kept(tmp_p
     (data / "c.jsonl").write_bytes(_lines(50))
     t = _ingest([data], tmp_path / "run", on_error="reject", batch_rows=100)
     assert "rewriting shard-00000 without it" in caplog.text  # batches of b were written
-    assert (t["kept"], t["rejected_corrupt_file"], t["records_in"]) == (150, 1, 151)
+    assert (t["kept"], t["rejected_corrupt_file"], t["docs_in"]) == (150, 1, 151)
     table = pq.read_table(tmp_path / "run/ingest/shard-00000.parquet")
     assert {s.rsplit(":", 1)[0] for s in table["source"].to_pylist()} == {
         f"{data}/a.jsonl", f"{data}/c.jsonl"}
@@ -199,5 +199,5 @@ def test_empty_files_are_zero_records_and_noted(tmp_path, caplog):
     (data / "e.parquet").write_bytes(b"")
     (data / "ok.jsonl").write_bytes(_lines(2))
     t = _ingest([data], tmp_path / "run", on_error="reject")
-    assert (t["records_in"], t["kept"], t["rejected"], t["empty_files"]) == (2, 2, 0, 6)
+    assert (t["docs_in"], t["kept"], t["rejected"], t["empty_files"]) == (2, 2, 0, 6)
     assert "e.jsonl: empty file" in caplog.text
