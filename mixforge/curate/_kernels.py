@@ -408,20 +408,53 @@ def _band_hashes(sig, bands, rows, out):
 
 
 @njit(**_JIT)
-def _run_edges(h1, h2, idx, eu, ev):
-    """Star edges (first, other) of each run of equal (h1, h2) in key-sorted rows."""
+def _run_edges(h1, h2, idx, all_pairs_max, eu, ev, write):
+    """Edges of each run of equal (h1, h2) in key-sorted rows; returns how many (only
+    counts when not ``write``). A run of at most ``all_pairs_max`` rows gives every pair
+    (u, v) of different idx; a longer one star edges (first, other)."""
     n = h1.shape[0]
     m = 0
     start = 0
     for i in range(1, n + 1):
         if i == n or h1[i] != h1[start] or h2[i] != h2[start]:
-            for j in range(start + 1, i):
-                if idx[j] != idx[start]:
-                    eu[m] = idx[start]
-                    ev[m] = idx[j]
-                    m += 1
+            if i - start <= all_pairs_max:
+                for a in range(start, i):
+                    for b in range(a + 1, i):
+                        if idx[a] != idx[b]:
+                            if write:
+                                eu[m] = idx[a]
+                                ev[m] = idx[b]
+                            m += 1
+            else:
+                for j in range(start + 1, i):
+                    if idx[j] != idx[start]:
+                        if write:
+                            eu[m] = idx[start]
+                            ev[m] = idx[j]
+                        m += 1
             start = i
     return m
+
+
+@njit(**_JIT)
+def _greedy_keep(is_ref, nbr_off, nbr, nbr_j, kept, rep, rep_j):
+    """Keep documents greedily in rank order (0, 1, ...): document v is removed when a
+    neighbour ranked before it is kept (``rep[v]``: the best-ranked such neighbour,
+    ``rep_j[v]``: that edge's Jaccard), else kept. Reference documents are always kept."""
+    for v in range(kept.shape[0]):
+        best = -1
+        for e in range(nbr_off[v], nbr_off[v + 1]):
+            u = nbr[e]
+            if u < v and kept[u] and (best < 0 or u < best):
+                best = u
+                rep_j[v] = nbr_j[e]
+        if is_ref[v] or best < 0:
+            kept[v] = True
+            rep[v] = v
+            rep_j[v] = 1.0
+        else:
+            kept[v] = False
+            rep[v] = best
 
 
 @njit(**_JIT)

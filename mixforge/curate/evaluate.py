@@ -60,3 +60,45 @@ def pair_quality(cluster_of: np.ndarray, i: np.ndarray, j: np.ndarray, jac: np.n
         "precision": true_pos / reported if reported else 1.0,
         "precision_within_0.1": near / reported if reported else 1.0,
     }
+
+
+def representative_quality(clusters, texts: pa.Array | pa.ChunkedArray, threshold: float,
+                           i: np.ndarray, j: np.ndarray, jac: np.ndarray,
+                           ngram: int = 5, norm: NormConfig | None = None,
+                           margin: float = 0.05) -> dict[str, float]:
+    """How well each removed document is represented by the document kept for it.
+
+    ``clusters`` is a stage's ``_clusters/clusters.parquet`` (a polars frame; its
+    ``kept_idx`` column names each member's kept representative, or, in files written
+    before that column existed, the cluster's kept member is). ``texts`` are the input
+    documents in dense index order; ``(i, j, jac)`` the brute-force pairs (as
+    `all_pairs_jaccard` returns them). Returns the count of removed documents, how many
+    have exact Jaccard below ``threshold`` (and below 0.5) to their representative, and
+    the recall of resolved pairs: the share of pairs at ``threshold + margin`` or more of
+    which at most one document is kept (after dedup, no such pair is left in the output).
+    """
+    import polars as pl
+
+    df = clusters
+    if "kept_idx" not in df.columns:
+        first = df.filter(pl.col("kept")).group_by("cluster").agg(kept_idx=pl.col("idx").min())
+        df = df.join(first, on="cluster", how="left")
+    removed = df.filter(~pl.col("kept") & ~pl.col("is_ref"))
+    r = removed["idx"].to_numpy()
+    k = removed["kept_idx"].to_numpy()
+    h, o = shingle_sets(*shingle_hashes(texts, ngram, norm or NormConfig()))
+    from .lsh import pair_jaccard
+
+    rj = pair_jaccard(h, o, r, k) if len(r) else np.empty(0)
+    n = len(o) - 1
+    kept = np.ones(n, bool)
+    kept[r] = False
+    strong = jac >= threshold + margin
+    resolved = ~(kept[i] & kept[j])
+    return {
+        "removed": len(r),
+        "removed_rep_below_threshold": int((rj < threshold).sum()),
+        "removed_rep_below_0.5": int((rj < 0.5).sum()),
+        "resolved_recall_above_threshold_plus_margin": float(resolved[strong].mean())
+        if strong.any() else 1.0,
+    }
