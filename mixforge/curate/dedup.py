@@ -65,6 +65,7 @@ from .normalize import NormConfig, exact_keys, shingle_hashes
 log = logging.getLogger(__name__)
 MAP, CLUSTERS = "_map", "_clusters"
 REF_PREFIX = "ref-"
+MAP_VERSION = 2  # bump when the map's outputs change for the same input and config
 DOCS_SCHEMA = pa.schema([("idx", pa.int64()), ("id", pa.string()), ("length", pa.int64()),
                          ("score", pa.float64()), ("shingles", pa.int64())])
 
@@ -207,7 +208,7 @@ def _map_shard(task: ShardTask) -> dict:
             raise ConfigError(msg)
         cols.append(cfg.score_column)
     docs_path = task.output(".parquet", sub="docs")
-    n = 0
+    n = no_shingles = 0
     with lsh.BucketWriter(Path(task.stage_dir), task.shard, cfg.buckets) as bw, \
             atomic_path(docs_path) as tmp, pq.ParquetWriter(tmp, DOCS_SCHEMA) as dw:
         for batch in pf.iter_batches(batch_size=cfg.batch_rows, columns=cols):
@@ -222,7 +223,10 @@ def _map_shard(task: ShardTask) -> dict:
                 pc.cast(pc.binary_length(text), pa.int64()), score, pa.array(counts),
             ], schema=DOCS_SCHEMA))
             n += len(text)
-    return {"counts": {"docs": n, "key_rows": bw.rows}, "outputs": [docs_path, *bw.paths]}
+            if isinstance(cfg, FuzzyConfig) and not is_ref:
+                no_shingles += int((counts == 0).sum())
+    return {"counts": {"docs": n, "key_rows": bw.rows, "no_shingles": no_shingles},
+            "outputs": [docs_path, *bw.paths]}
 
 
 def _plan_map(run_dir: Path, cfg: Config) -> tuple[list[ShardTask], int]:
@@ -243,7 +247,7 @@ def _plan_map(run_dir: Path, cfg: Config) -> tuple[list[ShardTask], int]:
                                      path.stat().st_size))
         name = f"{REF_PREFIX}{i - len(files):05d}" if is_ref else shard
         tasks.append(ShardTask(map_dir, name, (str(path),),
-                               config_hash(key_cfg, upstream, idx0, is_ref, rows),
+                               config_hash(key_cfg, upstream, idx0, is_ref, rows, MAP_VERSION),
                                params=(cfg, idx0, is_ref)))
         idx0 += rows
         if not is_ref:
@@ -449,6 +453,9 @@ def _reduce(run_dir: Path, cfg: Config, tasks: list[ShardTask], n_input: int,
     stats.update({
         "docs": n_input, "reference_docs": n_total - n_input,
         "duplicate_ids": n_dup_ids,
+        # fuzzy: documents without a word after normalization take no part (exact
+        # dedup compares their raw bytes)
+        "docs_without_shingles": sum(m["counts"].get("no_shingles", 0) for m in markers),
         "clusters": int(inp["cluster"].n_unique()),
         "docs_in_clusters": inp.height,
         "duplicates": removed.height,

@@ -159,19 +159,36 @@ def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
+# Keys of documents that normalize to nothing are taken over their raw bytes, with this
+# mark in the low half so they can never equal the key of a normalized text.
+RAW_KEY_MARK = np.uint64(0x5BD1E9955BD1E995)
+
+
 def exact_keys(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> tuple[np.ndarray, np.ndarray]:
     """128-bit keys (hi, lo uint64) of the normalized texts: equal text -> equal key.
 
+    A document that normalizes to nothing (only punctuation, symbols, emoji or
+    whitespace) is keyed by its raw UTF-8 bytes instead, so unrelated such documents
+    never form one group; byte-equal ones still do.
+
     Examples
     --------
-    >>> hi, lo = exact_keys(pa.array(["A  b", "a b!", "c"]), NormConfig())
-    >>> bool(hi[0] == hi[1] and lo[0] == lo[1]), bool(hi[0] == hi[2])
-    (True, False)
+    >>> hi, lo = exact_keys(pa.array(["A  b", "a b!", "c", "!!", "?"]), NormConfig())
+    >>> bool(hi[0] == hi[1] and lo[0] == lo[1]), bool(hi[0] == hi[2]), bool(hi[3] == hi[4])
+    (True, False, False)
     """
     offsets, data = string_buffers(normalize(texts, cfg))
     n = len(offsets) - 1
     hi, lo = np.empty(n, np.uint64), np.empty(n, np.uint64)
     K._doc_hash128(offsets, data, hi, lo)
+    empty = np.flatnonzero(np.diff(offsets) == 0)
+    if len(empty):
+        raw = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        raw = pc.fill_null(raw.take(pa.array(empty)), "").cast(pa.large_string())
+        r_off, r_data = string_buffers(raw)
+        r_hi, r_lo = np.empty(len(empty), np.uint64), np.empty(len(empty), np.uint64)
+        K._doc_hash128(r_off, r_data, r_hi, r_lo)
+        hi[empty], lo[empty] = r_hi, r_lo ^ RAW_KEY_MARK
     return hi, lo
 
 

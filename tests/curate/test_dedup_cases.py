@@ -179,3 +179,28 @@ def test_removed_documents_are_represented_on_real_near_duplicates(near_dup_run,
         kept_rows = cl.filter("kept")
         assert kept_rows["kept_idx"].to_list() == kept_rows["idx"].to_list()
         assert np.isfinite(removed["kept_jaccard"].to_numpy()).all()
+
+
+# punctuation, symbols, emoji and whitespace only: all normalize to nothing
+NOTHING = ["!!!", "???", "...", "😀😀", "😀", "🎉🎉🎉", "★ ☆ ★", "-- -- --", "#$%&", "\u3000\u3000",
+           " \t\n", "«»", "©®", "+-=", "…", "¡¿", "♥♥", "→", "」「", "🇫🇷"]
+
+
+def test_documents_that_normalize_to_nothing_never_form_one_cluster(tmp_path):
+    rng = random.Random(5)
+    texts = NOTHING + [rng.choice(NOTHING) for _ in range(10)] + [
+        "real words one two three four five six", "Real words: one two three four five six!"]
+    assert all(N.normalize(t) == "" for t in NOTHING)
+    write_stage(tmp_path, "ingest", [docs(texts[:15]), docs(texts[15:], prefix="e")])
+    r = dedup(ExactConfig(), tmp_path, ONE)
+    # exactly the byte-equal copies are removed (and the normalized-equal real pair)
+    assert _texts(tmp_path, "dedup_exact") == sorted(set(NOTHING) | {texts[-2]})
+    assert r.stats["duplicates"] == 10 + 1
+    cl = pl.read_parquet(tmp_path / "dedup_exact" / "_clusters" / "clusters.parquet")
+    assert cl.group_by("cluster").len()["len"].max() <= 1 + texts.count(max(
+        set(texts), key=texts.count))
+    # fuzzy: no shingles, no part in clusters, and counted
+    r = dedup(FuzzyConfig(input_stage="ingest", threshold=0.5), tmp_path, ONE)
+    assert r.stats["docs_without_shingles"] == 30
+    assert r.stats["duplicates"] == 1  # only the real pair
+    assert sorted(rejects(tmp_path, "dedup_fuzzy")["text"]) == [texts[-1]]
