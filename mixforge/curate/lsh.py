@@ -94,7 +94,7 @@ def read_bucket(files: Iterable[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarr
 # runs a star (first, other). All pairs lets the keep step find a kept near-duplicate for
 # each document directly instead of through a star centre that is below the threshold
 # with both; the cap bounds the edges of a band hash shared by very many documents.
-ALL_PAIRS_MAX = 16
+ALL_PAIRS_MAX = 256
 
 
 def bucket_edges(h1: np.ndarray, h2: np.ndarray, idx: np.ndarray, all_pairs_max: int = 0,

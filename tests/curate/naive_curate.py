@@ -86,6 +86,18 @@ def doc_hash128(text: str) -> tuple[int, int]:
     return fmix64(h1 ^ n), fmix64(h2 ^ ((n * FM2) & M64))
 
 
+RAW_KEY_MARK = 0x5BD1E9955BD1E995
+
+
+def exact_key(text: str, **flags) -> tuple[int, int]:
+    """The exact-dedup key: of the normalized text, or of the raw text when that is empty."""
+    norm = normalize(text, **flags)
+    if norm:
+        return doc_hash128(norm)
+    hi, lo = doc_hash128(text)
+    return hi, lo ^ RAW_KEY_MARK
+
+
 M32 = (1 << 32) - 1
 
 
