@@ -7,7 +7,9 @@ slow obvious twins live in tests/curate/naive_curate.py.
 
 Hashes (all 64-bit, wrapping arithmetic):
 - bytes -> FNV-1a 64, finalized with MurmurHash3's fmix64 (the word hash);
-- a word n-gram -> ``h = SEED; h = fmix64(h ^ w)`` over its n word hashes (the shingle);
+- a token n-gram -> ``h = SEED; h = fmix64(h ^ w)`` over its n token hashes (the
+  shingle); a token is a word (a run of non-whitespace bytes) or one code point of a
+  script written without spaces (CJK, Thai, ...), so those get character n-grams;
 - a document -> two independent byte hashes (FNV-1a and a multiplicative one, each
   finalized with the length), 128 bits for exact dedup;
 - MinHash -> datasketch's ``affine64`` scheme: ``fmix64(shingle) * a_k + b_k mod 2^64``,
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, uint32, uint64
+
+from ._utf8 import _decode
 
 FNV_OFFSET = uint64(0xCBF29CE484222325)
 FNV_PRIME = uint64(0x100000001B3)
@@ -50,35 +54,8 @@ def _is_space(c):
     return c == 32 or (c >= 9 and c <= 13)
 
 
-@njit(**_JIT)
-def _ascii_docs(offsets, data, out):
-    """out[i] = document i is pure ASCII."""
-    for i in range(offsets.shape[0] - 1):
-        ok = True
-        for j in range(offsets[i], offsets[i + 1]):
-            if data[j] >= 128:
-                ok = False
-                break
-        out[i] = ok
-
-
 SEP_PUNCT = 1
 SEP_SPACE = 2
-
-
-@njit(**_JIT)
-def _decode(data, j):
-    """(code point, byte length) of the UTF-8 sequence at ``data[j]`` (valid UTF-8)."""
-    c = data[j]
-    if c < 0x80:
-        return np.int64(c), 1
-    if c < 0xE0:
-        return (np.int64(c & 0x1F) << 6) | np.int64(data[j + 1] & 0x3F), 2
-    if c < 0xF0:
-        return ((np.int64(c & 0x0F) << 12) | (np.int64(data[j + 1] & 0x3F) << 6)
-                | np.int64(data[j + 2] & 0x3F)), 3
-    return ((np.int64(c & 0x07) << 18) | (np.int64(data[j + 1] & 0x3F) << 12)
-            | (np.int64(data[j + 2] & 0x3F) << 6) | np.int64(data[j + 3] & 0x3F)), 4
 
 
 @njit(**_JIT)
@@ -108,11 +85,12 @@ def _mark_unknown(offsets, data, lowmap, seen):
     """seen[cp] = True for every non-ASCII code point whose ``lowmap`` entry is unknown."""
     for i in range(offsets.shape[0] - 1):
         j = offsets[i]
-        while j < offsets[i + 1]:
+        end = offsets[i + 1]
+        while j < end:
             if data[j] < 0x80:
                 j += 1
                 continue
-            cp, n = _decode(data, j)
+            cp, n = _decode(data, j, end)
             if cp < lowmap.shape[0] and lowmap[cp] == -2:
                 seen[cp] = True
             j += n
@@ -124,11 +102,12 @@ def _unsafe_docs(offsets, data, lowmap, out):
     for i in range(offsets.shape[0] - 1):
         bad = False
         j = offsets[i]
-        while j < offsets[i + 1]:
+        end = offsets[i + 1]
+        while j < end:
             if data[j] < 0x80:
                 j += 1
                 continue
-            cp, n = _decode(data, j)
+            cp, n = _decode(data, j, end)
             if cp >= lowmap.shape[0] or lowmap[cp] < 0:
                 bad = True
                 break
@@ -157,7 +136,7 @@ def _normalize_utf8(offsets, data, lower, punct, space, table, lowmap, out_offse
         end = offsets[i + 1]
         while j < end:
             c = data[j]
-            cp, n = _decode(data, j)
+            cp, n = _decode(data, j, end)
             cls = table[cp] if cp < table.shape[0] else 0
             if punct and (cls & SEP_PUNCT):
                 if prev_punct:
@@ -214,87 +193,109 @@ def _doc_hash128(offsets, data, out_hi, out_lo):
 
 
 @njit(**_JIT)
+def _unspaced_len(data, j, end):
+    """Bytes of the code point at ``data[j]`` when its script is written without spaces
+    between words (Han, Hiragana, Katakana, Bopomofo, Thai, Lao, Tibetan, Myanmar,
+    Khmer), else 0. Those code points are one token each (character shingles)."""
+    if data[j] < 0xE0:  # every such code point is 3 or 4 bytes long
+        return 0
+    cp, n = _decode(data, j, end)
+    if cp < 0x2E80:
+        if (0x0E00 <= cp <= 0x0FFF or 0x1000 <= cp <= 0x109F or 0x1780 <= cp <= 0x17FF
+                or 0x19E0 <= cp <= 0x19FF):
+            return n
+        return 0
+    if (cp <= 0x2FDF or 0x3005 <= cp <= 0x3007 or 0x3021 <= cp <= 0x3029
+            or 0x3038 <= cp <= 0x303B or 0x3040 <= cp <= 0x30FF or 0x3100 <= cp <= 0x312F
+            or 0x31A0 <= cp <= 0x31BF or 0x31F0 <= cp <= 0x31FF or 0x3400 <= cp <= 0x4DBF
+            or 0x4E00 <= cp <= 0x9FFF or 0xA9E0 <= cp <= 0xA9FF or 0xAA60 <= cp <= 0xAA7F
+            or 0xF900 <= cp <= 0xFAFF or 0xFF66 <= cp <= 0xFF9F or 0x20000 <= cp <= 0x3FFFF):
+        return n
+    return 0
+
+
+@njit(**_JIT)
+def _next_token(data, j, end):
+    """(start, stop) of the first token at or after ``data[j]`` (start == end: none).
+
+    A token is a run of non-whitespace bytes (a word), except that a code point of a
+    script written without spaces is a token by itself and ends the word before it.
+    """
+    while j < end and _is_space(data[j]):
+        j += 1
+    if j >= end:
+        return end, end
+    n = _unspaced_len(data, j, end)
+    if n:
+        return j, j + n
+    start = j
+    while j < end and not _is_space(data[j]):
+        if data[j] >= 0xE0 and _unspaced_len(data, j, end):
+            break
+        j += 1
+    return start, j
+
+
+@njit(**_JIT)
 def _count_shingles(offsets, data, ngram, counts):
-    """Shingles per document: max(words - n + 1, 1 if any word else 0)."""
+    """Shingles per document: max(tokens - n + 1, 1 if any token else 0)."""
     n = offsets.shape[0] - 1
     for i in range(n):
-        words = 0
-        inword = False
-        for j in range(offsets[i], offsets[i + 1]):
-            sp = _is_space(data[j])
-            if not sp and not inword:
-                words += 1
-            inword = not sp
-        if words == 0:
+        tokens = 0
+        j = offsets[i]
+        end = offsets[i + 1]
+        while True:
+            s, j = _next_token(data, j, end)
+            if s >= end:
+                break
+            tokens += 1
+        if tokens == 0:
             counts[i] = 0
-        elif words < ngram:
+        elif tokens < ngram:
             counts[i] = 1
         else:
-            counts[i] = words - ngram + 1
+            counts[i] = tokens - ngram + 1
 
 
 @njit(**_JIT)
 def _shingle_hashes(offsets, data, ngram, out_offsets, out):
     """Write each document's shingle hashes (in text order) at ``out[out_offsets[i]:]``."""
-    n = offsets.shape[0] - 1
     ring = np.empty(ngram, dtype=np.uint64)
-    for i in range(n):
-        pos = out_offsets[i]
-        words = 0
-        j = offsets[i]
-        end = offsets[i + 1]
-        while j < end:
-            while j < end and _is_space(data[j]):
-                j += 1
-            if j >= end:
-                break
-            h = FNV_OFFSET
-            while j < end and not _is_space(data[j]):
-                h = (h ^ uint64(data[j])) * FNV_PRIME
-                j += 1
-            ring[words % ngram] = _fmix64(h)
-            words += 1
-            if words >= ngram:
-                s = SHINGLE_SEED
-                for k in range(words - ngram, words):
-                    s = _fmix64(s ^ ring[k % ngram])
-                out[pos] = s
-                pos += 1
-        if 0 < words < ngram:
-            s = SHINGLE_SEED
-            for k in range(words):
-                s = _fmix64(s ^ ring[k])
-            out[pos] = s
+    for i in range(offsets.shape[0] - 1):
+        _doc_shingles(data, offsets[i], offsets[i + 1], ngram, ring, out[out_offsets[i]:])
 
 
 @njit(**_JIT)
 def _doc_shingles(data, start, end, ngram, ring, out):
-    """Write the shingle hashes of ``data[start:end]`` to ``out``; return how many."""
+    """Write the shingle hashes of ``data[start:end]`` to ``out``; return how many.
+
+    The one shingler (exact verification and MinHash both use it): token n-grams, a
+    token being a word or one code point of a script written without spaces; a
+    document with fewer than ``ngram`` tokens is one shingle of them all.
+    """
     pos = 0
     words = 0
     j = start
-    while j < end:
-        while j < end and _is_space(data[j]):
-            j += 1
-        if j >= end:
+    while True:
+        s, j = _next_token(data, j, end)
+        if s >= end:
             break
         h = FNV_OFFSET
-        while j < end and not _is_space(data[j]):
-            h = (h ^ uint64(data[j])) * FNV_PRIME
-            j += 1
+        for t in range(s, j):
+            h = (h ^ uint64(data[t])) * FNV_PRIME
         ring[words % ngram] = _fmix64(h)
         words += 1
         if words >= ngram:
-            s = SHINGLE_SEED
+            sh = SHINGLE_SEED
             for k in range(words - ngram, words):
-                s = _fmix64(s ^ ring[k % ngram])
-            out[pos] = s
+                sh = _fmix64(sh ^ ring[k % ngram])
+            out[pos] = sh
             pos += 1
     if 0 < words < ngram:
-        s = SHINGLE_SEED
+        sh = SHINGLE_SEED
         for k in range(words):
-            s = _fmix64(s ^ ring[k])
-        out[pos] = s
+            sh = _fmix64(sh ^ ring[k])
+        out[pos] = sh
         pos = 1
     return pos
 

@@ -140,10 +140,6 @@ class MinHashParams:
                    f"num_perm={self.num_perm}; raise num_perm or lower bands/rows")
             raise ConfigError(msg)
 
-    def candidate_probability(self, jaccard: float | np.ndarray) -> float | np.ndarray:
-        """Chance two documents of this Jaccard similarity share at least one band."""
-        return 1 - (1 - np.asarray(jaccard, dtype=float) ** self.rows) ** self.bands
-
 
 @lru_cache(maxsize=16)
 def _perms(num_perm: int, seed: int, scheme: Scheme) -> tuple[np.ndarray, np.ndarray]:

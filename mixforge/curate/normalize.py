@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from ..config import opt
 from . import _kernels as K
+from ._utf8 import string_buffers
 
 
 @dataclass
@@ -140,26 +141,6 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
                       char_classes(), _LOWMAP, out_off, out)
     return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(out_off),
                                             pa.py_buffer(out[: max(out_off[-1], 1)]))
-
-
-def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-copy (offsets int64, data uint8) views of a string array's buffers.
-
-    A ``string`` array's int32 offsets are widened (one small copy); slices and empty
-    data buffers are handled.
-    """
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    if not pa.types.is_large_string(arr.type):
-        msg = f"expected a string column, got {arr.type}"
-        raise TypeError(msg)
-    _, obuf, dbuf = arr.buffers()
-    offsets = np.frombuffer(obuf, dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
-    data = (np.frombuffer(dbuf, dtype=np.uint8) if dbuf is not None and dbuf.size
-            else np.zeros(1, dtype=np.uint8))
-    return offsets, data
 
 
 # Keys of documents that normalize to nothing are taken over their raw bytes, with this

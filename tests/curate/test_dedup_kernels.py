@@ -21,7 +21,9 @@ from mixforge.curate.normalize import NormConfig, exact_keys, normalize, shingle
 from . import naive_curate as N
 
 POOL = [*"abcdeéxyzABCÉ   \t\n\r\v.,;!?-'\"()[]«»—…0129€$+",
-        "\u00a0", "\u2028", "\u3000", "ﬁ", "Ｆ", "①", "ß", "Ω", "日本", "😀", "\x1c", "\x85"]
+        "\u00a0", "\u2028", "\u3000", "ﬁ", "Ｆ", "①", "ß", "Ω", "日本", "😀", "\x1c", "\x85",
+        # scripts written without spaces (character tokens), and Hangul (words)
+        "ก", "ไทย", "ข้", "カタ", "ひら", "ー", "中文字", "\U0002000b", "ສ", "ក", "한국"]
 
 
 def random_texts(n: int, seed: int) -> list[str]:
