@@ -215,40 +215,29 @@ def _unspaced_len(data, j, end):
 
 
 @njit(**_JIT)
-def _next_token(data, j, end):
-    """(start, stop) of the first token at or after ``data[j]`` (start == end: none).
-
-    A token is a run of non-whitespace bytes (a word), except that a code point of a
-    script written without spaces is a token by itself and ends the word before it.
-    """
-    while j < end and _is_space(data[j]):
-        j += 1
-    if j >= end:
-        return end, end
-    n = _unspaced_len(data, j, end)
-    if n:
-        return j, j + n
-    start = j
-    while j < end and not _is_space(data[j]):
-        if data[j] >= 0xE0 and _unspaced_len(data, j, end):
-            break
-        j += 1
-    return start, j
-
-
-@njit(**_JIT)
 def _count_shingles(offsets, data, ngram, counts):
-    """Shingles per document: max(tokens - n + 1, 1 if any token else 0)."""
+    """Shingles per document: max(tokens - n + 1, 1 if any token else 0), tokens as
+    `_doc_shingles` cuts them (a pass without hashing)."""
     n = offsets.shape[0] - 1
     for i in range(n):
         tokens = 0
+        inword = False
         j = offsets[i]
         end = offsets[i + 1]
-        while True:
-            s, j = _next_token(data, j, end)
-            if s >= end:
-                break
-            tokens += 1
+        while j < end:
+            c = data[j]
+            if c >= 0xE0:
+                m = _unspaced_len(data, j, end)
+                if m:
+                    tokens += 1
+                    inword = False
+                    j += m
+                    continue
+            sp = _is_space(c)
+            if not sp and not inword:
+                tokens += 1
+            inword = not sp
+            j += 1
         if tokens == 0:
             counts[i] = 0
         elif tokens < ngram:
@@ -259,30 +248,49 @@ def _count_shingles(offsets, data, ngram, counts):
 
 @njit(**_JIT)
 def _shingle_hashes(offsets, data, ngram, out_offsets, out):
-    """Write each document's shingle hashes (in text order) at ``out[out_offsets[i]:]``."""
+    """Write each document's shingle hashes (in text order) at ``out[out_offsets[i]:]``;
+    returns how many documents did not fill their slot exactly (0 unless
+    `_count_shingles` and `_doc_shingles` disagree)."""
     ring = np.empty(ngram, dtype=np.uint64)
+    bad = 0
     for i in range(offsets.shape[0] - 1):
-        _doc_shingles(data, offsets[i], offsets[i + 1], ngram, ring, out[out_offsets[i]:])
+        m = _doc_shingles(data, offsets[i], offsets[i + 1], ngram, ring,
+                          out[out_offsets[i]:out_offsets[i + 1]])
+        if m != out_offsets[i + 1] - out_offsets[i]:
+            bad += 1
+    return bad
 
 
 @njit(**_JIT)
 def _doc_shingles(data, start, end, ngram, ring, out):
     """Write the shingle hashes of ``data[start:end]`` to ``out``; return how many.
 
-    The one shingler (exact verification and MinHash both use it): token n-grams, a
-    token being a word or one code point of a script written without spaces; a
+    The one shingler (exact verification and MinHash both use it): token n-grams. A
+    token is a run of non-whitespace bytes (a word), except that a code point of a
+    script written without spaces is a token by itself and ends the word before it. A
     document with fewer than ``ngram`` tokens is one shingle of them all.
     """
     pos = 0
     words = 0
     j = start
-    while True:
-        s, j = _next_token(data, j, end)
-        if s >= end:
+    while j < end:
+        while j < end and _is_space(data[j]):
+            j += 1
+        if j >= end:
             break
         h = FNV_OFFSET
-        for t in range(s, j):
-            h = (h ^ uint64(data[t])) * FNV_PRIME
+        n = _unspaced_len(data, j, end) if data[j] >= 0xE0 else 0
+        if n:
+            for t in range(j, j + n):
+                h = (h ^ uint64(data[t])) * FNV_PRIME
+            j += n
+        else:
+            while j < end:
+                c = data[j]
+                if _is_space(c) or (c >= 0xE0 and _unspaced_len(data, j, end)):
+                    break
+                h = (h ^ uint64(c)) * FNV_PRIME
+                j += 1
         ring[words % ngram] = _fmix64(h)
         words += 1
         if words >= ngram:

@@ -178,11 +178,15 @@ def exact_keys(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> tuple[np.n
 
 def shingle_hashes(texts: pa.Array | pa.ChunkedArray, ngram: int, cfg: NormConfig | None = None,
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes, offsets): each document's word ``ngram`` shingle hashes, in text order.
+    """(hashes uint64, offsets int64 ``(n + 1,)``): each document's token ``ngram``
+    shingle hashes, in text order.
 
-    Words are runs of non-whitespace bytes; a document with fewer than ``ngram`` words
-    is one shingle of all its words, one with none has no shingles. ``cfg=None`` hashes
-    the text as given (already normalized).
+    Tokens are words (runs of non-whitespace bytes), except that each code point of a
+    script written without spaces (Han, Kana, Bopomofo, Thai, Lao, Tibetan, Myanmar,
+    Khmer) is a token of its own: character n-grams for those scripts, decided per
+    character, so mixed text works too. A document with fewer than ``ngram`` tokens is
+    one shingle of all of them, one with none has no shingles. ``cfg=None`` hashes the
+    text as given (already normalized).
     """
     arr = normalize(texts, cfg) if cfg is not None else texts
     offsets, data = string_buffers(arr)
@@ -191,5 +195,7 @@ def shingle_hashes(texts: pa.Array | pa.ChunkedArray, ngram: int, cfg: NormConfi
     hoffsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=hoffsets[1:])
     out = np.empty(int(hoffsets[-1]), np.uint64)
-    K._shingle_hashes(offsets, data, ngram, hoffsets, out)
+    if K._shingle_hashes(offsets, data, ngram, hoffsets, out):
+        msg = "shingle count and shingle hashes disagree (a kernel bug)"
+        raise AssertionError(msg)
     return out, hoffsets
