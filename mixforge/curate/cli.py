@@ -14,7 +14,8 @@ from ..stats import stage_files
 from .dedup import ExactConfig, FuzzyConfig, resolve_input
 from .dedup import dedup as run_dedup
 
-STAT_KEYS = ("docs", "reference_docs", "candidate_edges", "candidate_pairs", "verified_pairs",
+STAT_KEYS = ("docs", "reference_docs", "duplicate_ids", "docs_without_shingles",
+             "candidate_edges", "candidate_pairs", "verified_pairs",
              "clusters", "docs_in_clusters", "duplicates", "kept", "rejected",
              "seconds_map", "seconds_reduce", "seconds_drop", "peak_rss_mb_main")
 

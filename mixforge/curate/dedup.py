@@ -3,31 +3,42 @@
 Both stages are three steps over a run directory:
 
 1. **map** (per input shard, in parallel): normalize, hash (exact: a 128-bit key of the
-   normalized text; fuzzy: a MinHash signature and its band hashes), write the key rows
-   to bucket files under ``<run>/<stage>/_map/buckets/`` and a small per-document table
-   (id, length, score) under ``_map/docs/``.
-2. **reduce** (one process, one bucket at a time): candidate pairs -> union-find ->
-   clusters; optional exact-Jaccard verification of the fuzzy candidates; the keep rule
-   picks one document per cluster (``first``: smallest id; ``longest``; ``score``: the
-   highest value of a score column; ties by smallest id). Writes
-   ``_clusters/clusters.parquet`` (every member of every cluster, for inspection) and
-   ``_clusters/removed.parquet``.
-3. **drop** (per shard, `map_documents`): removed documents become rejects with reason
-   ``duplicate``, their cluster (``dup_cluster``) and the id of the kept twin
-   (``dup_kept_id``); the rest is written unchanged to ``<run>/<stage>/``.
+   normalized text, or of the raw bytes when that is empty; fuzzy: a MinHash signature
+   and its band hashes), write the key rows to bucket files under
+   ``<run>/<stage>/_map/buckets/`` and a small per-document table (dense index, id,
+   length, score, shingles) under ``_map/docs/``.
+2. **reduce** (one process, one bucket at a time): candidate edges -> clusters
+   (union-find, for inspection). Exact: each group of equal keys keeps one document by
+   the keep rule (``first``: smallest id; ``longest``; ``score``: the highest value of a
+   score column; ties by smallest id, then input order). Fuzzy: the candidate edges are
+   checked by exact shingle Jaccard (``verify``), then documents are kept greedily in
+   keep-rule order: a document is removed only when a document already kept is its
+   near-duplicate over a verified edge (its representative, Jaccard >= threshold), so
+   no document is removed through a chain of neighbours. Writes
+   ``_clusters/clusters.parquet`` (every member of every cluster, with its
+   representative) and ``_clusters/removed.parquet`` (shard and row of each removed
+   document).
+3. **drop** (per shard): removed documents, matched by (shard, row), never by id,
+   become rejects with reason ``duplicate``, their cluster (``dup_cluster``) and the id
+   of the kept representative (``dup_kept_id``); the rest is written unchanged to
+   ``<run>/<stage>/``.
 
 Against a reference set (``reference``: a stage folder or parquet files with ``id`` and
-``text``), the reference documents join the map and reduce; a cluster holding one keeps
-the reference document (which is never written out) and removes every input member.
+``text``), the reference documents join the map and reduce, tagged by their dense index
+(after every input document): they are always kept and never written out, and an input
+document that duplicates one is removed. Ids play no part in telling the sides apart.
 
 Memory bound of the global steps, per input document: map — none (one record batch at a
 time: about ``batch_rows`` x (text bytes + 8 x num_perm)); shuffle on disk — 24 B x
 bands (fuzzy, 14 bands: 336 B, 202 B after lz4) or 24 B (exact); reduce — about 45 B
-(see `lsh`) plus ~100 B per document that is in a cluster, plus, when verifying, 8 B per
+(see `lsh`) plus 8 B (an id hash, to count repeated ids) plus ~100 B per document that
+is in a cluster, plus, for fuzzy, the candidate edges (16 B each; runs of up to
+`lsh.ALL_PAIRS_MAX` equal band hashes give all their pairs) and, when verifying, 8 B per
 distinct shingle of each document with a candidate: measured 540 B per document in all
-(slope of peak RSS between 250k and 1M synthetic documents, verification on); drop —
-each worker holds the removed ids (~70 B per removed document). The measurements are in
-docs/benchmarks.md (1M documents: 1.3 GB peak over all processes).
+before all-pairs edges (slope of peak RSS between 250k and 1M synthetic documents,
+verification on); drop — each worker holds the removed rows (~70 B per removed
+document). The measurements are in docs/benchmarks.md (1M documents: 1.3 GB peak over
+all processes).
 
 Re-running resumes: map shards and drop shards have markers; the reduce is skipped when
 its key (config + every map shard's key) matches ``_clusters/_reduce.json``. Same input

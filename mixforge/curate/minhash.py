@@ -1,6 +1,6 @@
 """MinHash signatures over Arrow string buffers, datasketch-compatible, and LSH parameters.
 
-One Numba call per record batch turns normalized text into word-``n``-gram shingles
+One Numba call per record batch turns normalized text into token-``n``-gram shingles
 (64-bit hashes) and their MinHash signature. The permutations are datasketch 2.x's
 bijective affine schemes, with ``(a, b)`` drawn exactly as
 ``datasketch.MinHash(num_perm, seed, scheme=...)`` draws them, so for the same shingle
