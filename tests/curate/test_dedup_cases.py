@@ -70,14 +70,20 @@ def _repeated_id_docs(n: int, seed: int) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_any_ids_exact_dedup_keeps_one_of_each_text(tmp_path, seed):
+def test_any_ids_exact_dedup_keeps_one_of_each_text(tmp_path, seed, caplog):
     texts, ids = _repeated_id_docs(60, seed)
     t = docs(texts).set_column(0, "id", pa.array(ids))
     write_stage(tmp_path, "ingest", [t.slice(0, 25), t.slice(25)])
-    r = dedup(ExactConfig(), tmp_path, ONE)
+    with caplog.at_level("WARNING", logger="mixforge.curate.dedup"):
+        r = dedup(ExactConfig(), tmp_path, ONE)
+    assert "share their id with an earlier one" in caplog.text
+    assert "shard-00000 row" in caplog.text
     assert _texts(tmp_path, "dedup_exact") == sorted(set(texts))
     assert r.stats["docs"] - r.stats["kept"] == r.stats["duplicates"] == r.stats["rejected"]
     assert r.stats["duplicate_ids"] == 60 - len(set(ids))
+    # fuzzy, same texts: the exact copies go, every distinct text stays
+    r = dedup(FuzzyConfig(input_stage="ingest", threshold=0.9), tmp_path, ONE)
+    assert _texts(tmp_path, "dedup_fuzzy") == sorted(set(texts))
 
 
 def _snapshot_run(tmp_path: Path, name: str) -> Path:
