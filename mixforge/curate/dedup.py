@@ -490,10 +490,12 @@ class DropSpec:
     key: str
 
 
-@lru_cache(maxsize=2)
-def _removed(path: str, key: str) -> pl.DataFrame:
-    """The removed rows (shard, row, id, dup_cluster, dup_kept_id), once per process."""
-    return pl.read_parquet(path)
+@lru_cache(maxsize=4)
+def _removed(path: str, key: str, shard: str) -> pl.DataFrame:
+    """The removed rows of one shard (row, dup_cluster, dup_kept_id, ...), sorted by row;
+    read once per process and shard."""
+    return (pl.scan_parquet(path).filter(pl.col("shard") == shard).collect()
+            .sort("row"))
 
 
 def drop_removed(table: pa.Table, spec: DropSpec, shard: str = "", row0: int = 0) -> Step:
@@ -502,16 +504,15 @@ def drop_removed(table: pa.Table, spec: DropSpec, shard: str = "", row0: int = 0
     Documents are matched by position (``shard``, ``row0`` + row in the batch), never
     by id, so ids that repeat cannot remove the wrong document.
     """
-    rem = _removed(spec.removed, spec.key).filter(pl.col("shard") == shard)
-    rows = rem["row"].to_numpy() - row0
-    hit = (rows >= 0) & (rows < table.num_rows)
-    rows = rows[hit]
-    n = len(rows)
+    rem = _removed(spec.removed, spec.key, shard)
+    all_rows = rem["row"].to_numpy()
+    lo, hi = np.searchsorted(all_rows, [row0, row0 + table.num_rows])
+    n = int(hi - lo)
     if not n:
         return Step(table, None, {"duplicate": 0})
     mask = np.zeros(table.num_rows, np.bool_)
-    mask[rows] = True
-    info = rem.filter(pl.Series(hit)).sort("row")
+    mask[all_rows[lo:hi] - row0] = True
+    info = rem.slice(int(lo), n)
     rej = table.filter(pa.array(mask))
     rej = (rej.append_column("reason", pa.array(["duplicate"] * n, pa.string()))
               .append_column("dup_cluster", info["dup_cluster"].to_arrow())

@@ -210,3 +210,21 @@ def test_documents_that_normalize_to_nothing_never_form_one_cluster(tmp_path):
     assert r.stats["docs_without_shingles"] == 30
     assert r.stats["duplicates"] == 1  # only the real pair
     assert sorted(rejects(tmp_path, "dedup_fuzzy")["text"]) == [texts[-1]]
+
+
+def test_drop_matches_rows_across_batches(tmp_path):
+    """The drop step counts rows over a shard's batches: row 5 is the third row of the
+    second batch; another shard's rows and the ids play no part."""
+    from mixforge.curate.dedup import DropSpec, _ShardDrop
+
+    path = tmp_path / "removed.parquet"
+    pq.write_table(pa.table({"shard": ["s", "s", "t"], "row": [5, 1, 0], "id": ["x"] * 3,
+                             "dup_cluster": [0, 0, 0], "dup_kept_id": ["k", "k", "k"],
+                             "dup_jaccard": [0.9, 0.9, 0.9]}), path)
+    spec, drop = DropSpec(str(path), "key"), _ShardDrop("s")
+    t = docs([f"doc {i}" for i in range(7)]).set_column(0, "id", pa.array(["x"] * 7))
+    first, second = drop(t.slice(0, 3), spec), drop(t.slice(3), spec)
+    assert first.rejected["text"].to_pylist() == ["doc 1"]
+    assert second.rejected["text"].to_pylist() == ["doc 5"]
+    assert first.kept.num_rows + second.kept.num_rows == 5
+    assert second.rejected["dup_kept_id"].to_pylist() == ["k"]
