@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from mixforge.corpus import build_corpus
 from mixforge.curate.dedup import FuzzyConfig, dedup
-from mixforge.curate.evaluate import all_pairs_jaccard, pair_quality
+from mixforge.curate.evaluate import all_pairs_jaccard, pair_quality, representative_quality
 from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
 from mixforge.stats import stage_files
@@ -33,6 +33,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-mb", type=float, default=None, help="bound the sample")
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.7, 0.8, 0.9])
+    ap.add_argument("--verified-only", action="store_true", help="skip the runs without "
+                    "verification")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
@@ -46,7 +48,7 @@ def main() -> None:
               f"{time.perf_counter() - t:.1f} s")
         rows = []
         for thr in args.thresholds:
-            for verify in (True, False):
+            for verify in (True,) if args.verified_only else (True, False):
                 cfg = FuzzyConfig(input_stage="ingest", threshold=thr, verify=verify,
                                   output_stage=f"f{thr}{verify}")
                 rep = dedup(cfg, run, LocalExecutor(1))
@@ -54,6 +56,7 @@ def main() -> None:
                 c = np.arange(n)
                 c[df["idx"].to_numpy()] = df["cluster"].to_numpy()
                 q = pair_quality(c, i, j, jac, thr)
+                q.update(representative_quality(df, texts, thr, i, j, jac))
                 p = cfg.params()
                 rows.append({"threshold": thr, "verify": verify, "bands x rows":
                              f"{p.bands}x{p.rows}", **{k: round(v, 4) if isinstance(v, float)

@@ -8,7 +8,8 @@ from ..config import click_options, from_flags
 from ..curate.dedup import ExactConfig, FuzzyConfig
 from ._common import CONTEXT, RunOptions, print_stats, run_options
 
-STAT_KEYS = ("docs_in", "reference_docs", "candidate_edges", "candidate_pairs", "verified_pairs",
+STAT_KEYS = ("docs_in", "reference_docs", "duplicate_ids", "docs_without_shingles",
+             "candidate_edges", "candidate_pairs", "verified_pairs",
              "clusters", "docs_in_clusters", "duplicates", "kept", "rejected",
              "seconds_map", "seconds_reduce", "seconds_drop", "peak_rss_mb_main")
 _DRY_RUN = click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")

@@ -7,7 +7,9 @@ slow obvious twins live in tests/curate/naive_curate.py.
 
 Hashes (all 64-bit, wrapping arithmetic):
 - bytes -> FNV-1a 64, finalized with MurmurHash3's fmix64 (the word hash);
-- a word n-gram -> ``h = SEED; h = fmix64(h ^ w)`` over its n word hashes (the shingle);
+- a token n-gram -> ``h = SEED; h = fmix64(h ^ w)`` over its n token hashes (the
+  shingle); a token is a word (a run of non-whitespace bytes) or one code point of a
+  script written without spaces (CJK, Thai, ...), so those get character n-grams;
 - a document -> two independent byte hashes (FNV-1a and a multiplicative one, each
   finalized with the length), 128 bits for exact dedup;
 - MinHash -> datasketch's ``affine64`` scheme: ``fmix64(shingle) * a_k + b_k mod 2^64``,
@@ -20,6 +22,7 @@ import numpy as np
 from numba import njit, uint32, uint64
 
 from .._numba import JIT
+from ._utf8 import _decode
 
 FNV_OFFSET = uint64(0xCBF29CE484222325)
 FNV_PRIME = uint64(0x100000001B3)
@@ -52,35 +55,8 @@ def _is_space(c):
     return c == 32 or (c >= 9 and c <= 13)
 
 
-@njit(**_JIT)
-def _ascii_docs(offsets, data, out):
-    """out[i] = document i is pure ASCII."""
-    for i in range(offsets.shape[0] - 1):
-        ok = True
-        for j in range(offsets[i], offsets[i + 1]):
-            if data[j] >= 128:
-                ok = False
-                break
-        out[i] = ok
-
-
 SEP_PUNCT = 1
 SEP_SPACE = 2
-
-
-@njit(**_JIT)
-def _decode(data, j):
-    """(code point, byte length) of the UTF-8 sequence at ``data[j]`` (valid UTF-8)."""
-    c = data[j]
-    if c < 0x80:
-        return np.int64(c), 1
-    if c < 0xE0:
-        return (np.int64(c & 0x1F) << 6) | np.int64(data[j + 1] & 0x3F), 2
-    if c < 0xF0:
-        return ((np.int64(c & 0x0F) << 12) | (np.int64(data[j + 1] & 0x3F) << 6)
-                | np.int64(data[j + 2] & 0x3F)), 3
-    return ((np.int64(c & 0x07) << 18) | (np.int64(data[j + 1] & 0x3F) << 12)
-            | (np.int64(data[j + 2] & 0x3F) << 6) | np.int64(data[j + 3] & 0x3F)), 4
 
 
 @njit(**_JIT)
@@ -110,11 +86,12 @@ def _mark_unknown(offsets, data, lowmap, seen):
     """seen[cp] = True for every non-ASCII code point whose ``lowmap`` entry is unknown."""
     for i in range(offsets.shape[0] - 1):
         j = offsets[i]
-        while j < offsets[i + 1]:
+        end = offsets[i + 1]
+        while j < end:
             if data[j] < 0x80:
                 j += 1
                 continue
-            cp, n = _decode(data, j)
+            cp, n = _decode(data, j, end)
             if cp < lowmap.shape[0] and lowmap[cp] == -2:
                 seen[cp] = True
             j += n
@@ -126,11 +103,12 @@ def _unsafe_docs(offsets, data, lowmap, out):
     for i in range(offsets.shape[0] - 1):
         bad = False
         j = offsets[i]
-        while j < offsets[i + 1]:
+        end = offsets[i + 1]
+        while j < end:
             if data[j] < 0x80:
                 j += 1
                 continue
-            cp, n = _decode(data, j)
+            cp, n = _decode(data, j, end)
             if cp >= lowmap.shape[0] or lowmap[cp] < 0:
                 bad = True
                 break
@@ -159,7 +137,7 @@ def _normalize_utf8(offsets, data, lower, punct, space, table, lowmap, out_offse
         end = offsets[i + 1]
         while j < end:
             c = data[j]
-            cp, n = _decode(data, j)
+            cp, n = _decode(data, j, end)
             cls = table[cp] if cp < table.shape[0] else 0
             if punct and (cls & SEP_PUNCT):
                 if prev_punct:
@@ -216,62 +194,83 @@ def _doc_hash128(offsets, data, out_hi, out_lo):
 
 
 @njit(**_JIT)
+def _unspaced_len(data, j, end):
+    """Bytes of the code point at ``data[j]`` when its script is written without spaces
+    between words (Han, Hiragana, Katakana, Bopomofo, Thai, Lao, Tibetan, Myanmar,
+    Khmer), else 0. Those code points are one token each (character shingles)."""
+    if data[j] < 0xE0:  # every such code point is 3 or 4 bytes long
+        return 0
+    cp, n = _decode(data, j, end)
+    if cp < 0x2E80:
+        if (0x0E00 <= cp <= 0x0FFF or 0x1000 <= cp <= 0x109F or 0x1780 <= cp <= 0x17FF
+                or 0x19E0 <= cp <= 0x19FF):
+            return n
+        return 0
+    if (cp <= 0x2FDF or 0x3005 <= cp <= 0x3007 or 0x3021 <= cp <= 0x3029
+            or 0x3038 <= cp <= 0x303B or 0x3040 <= cp <= 0x30FF or 0x3100 <= cp <= 0x312F
+            or 0x31A0 <= cp <= 0x31BF or 0x31F0 <= cp <= 0x31FF or 0x3400 <= cp <= 0x4DBF
+            or 0x4E00 <= cp <= 0x9FFF or 0xA9E0 <= cp <= 0xA9FF or 0xAA60 <= cp <= 0xAA7F
+            or 0xF900 <= cp <= 0xFAFF or 0xFF66 <= cp <= 0xFF9F or 0x20000 <= cp <= 0x3FFFF):
+        return n
+    return 0
+
+
+@njit(**_JIT)
 def _count_shingles(offsets, data, ngram, counts):
-    """Shingles per document: max(words - n + 1, 1 if any word else 0)."""
+    """Shingles per document: max(tokens - n + 1, 1 if any token else 0), tokens as
+    `_doc_shingles` cuts them (a pass without hashing)."""
     n = offsets.shape[0] - 1
     for i in range(n):
-        words = 0
+        tokens = 0
         inword = False
-        for j in range(offsets[i], offsets[i + 1]):
-            sp = _is_space(data[j])
+        j = offsets[i]
+        end = offsets[i + 1]
+        while j < end:
+            c = data[j]
+            if c >= 0xE0:
+                m = _unspaced_len(data, j, end)
+                if m:
+                    tokens += 1
+                    inword = False
+                    j += m
+                    continue
+            sp = _is_space(c)
             if not sp and not inword:
-                words += 1
+                tokens += 1
             inword = not sp
-        if words == 0:
+            j += 1
+        if tokens == 0:
             counts[i] = 0
-        elif words < ngram:
+        elif tokens < ngram:
             counts[i] = 1
         else:
-            counts[i] = words - ngram + 1
+            counts[i] = tokens - ngram + 1
 
 
 @njit(**_JIT)
 def _shingle_hashes(offsets, data, ngram, out_offsets, out):
-    """Write each document's shingle hashes (in text order) at ``out[out_offsets[i]:]``."""
-    n = offsets.shape[0] - 1
+    """Write each document's shingle hashes (in text order) at ``out[out_offsets[i]:]``;
+    returns how many documents did not fill their slot exactly (0 unless
+    `_count_shingles` and `_doc_shingles` disagree)."""
     ring = np.empty(ngram, dtype=np.uint64)
-    for i in range(n):
-        pos = out_offsets[i]
-        words = 0
-        j = offsets[i]
-        end = offsets[i + 1]
-        while j < end:
-            while j < end and _is_space(data[j]):
-                j += 1
-            if j >= end:
-                break
-            h = FNV_OFFSET
-            while j < end and not _is_space(data[j]):
-                h = (h ^ uint64(data[j])) * FNV_PRIME
-                j += 1
-            ring[words % ngram] = _fmix64(h)
-            words += 1
-            if words >= ngram:
-                s = SHINGLE_SEED
-                for k in range(words - ngram, words):
-                    s = _fmix64(s ^ ring[k % ngram])
-                out[pos] = s
-                pos += 1
-        if 0 < words < ngram:
-            s = SHINGLE_SEED
-            for k in range(words):
-                s = _fmix64(s ^ ring[k])
-            out[pos] = s
+    bad = 0
+    for i in range(offsets.shape[0] - 1):
+        m = _doc_shingles(data, offsets[i], offsets[i + 1], ngram, ring,
+                          out[out_offsets[i]:out_offsets[i + 1]])
+        if m != out_offsets[i + 1] - out_offsets[i]:
+            bad += 1
+    return bad
 
 
 @njit(**_JIT)
 def _doc_shingles(data, start, end, ngram, ring, out):
-    """Write the shingle hashes of ``data[start:end]`` to ``out``; return how many."""
+    """Write the shingle hashes of ``data[start:end]`` to ``out``; return how many.
+
+    The one shingler (exact verification and MinHash both use it): token n-grams. A
+    token is a run of non-whitespace bytes (a word), except that a code point of a
+    script written without spaces is a token by itself and ends the word before it. A
+    document with fewer than ``ngram`` tokens is one shingle of them all.
+    """
     pos = 0
     words = 0
     j = start
@@ -281,22 +280,31 @@ def _doc_shingles(data, start, end, ngram, ring, out):
         if j >= end:
             break
         h = FNV_OFFSET
-        while j < end and not _is_space(data[j]):
-            h = (h ^ uint64(data[j])) * FNV_PRIME
-            j += 1
+        n = _unspaced_len(data, j, end) if data[j] >= 0xE0 else 0
+        if n:
+            for t in range(j, j + n):
+                h = (h ^ uint64(data[t])) * FNV_PRIME
+            j += n
+        else:
+            while j < end:
+                c = data[j]
+                if _is_space(c) or (c >= 0xE0 and _unspaced_len(data, j, end)):
+                    break
+                h = (h ^ uint64(c)) * FNV_PRIME
+                j += 1
         ring[words % ngram] = _fmix64(h)
         words += 1
         if words >= ngram:
-            s = SHINGLE_SEED
+            sh = SHINGLE_SEED
             for k in range(words - ngram, words):
-                s = _fmix64(s ^ ring[k % ngram])
-            out[pos] = s
+                sh = _fmix64(sh ^ ring[k % ngram])
+            out[pos] = sh
             pos += 1
     if 0 < words < ngram:
-        s = SHINGLE_SEED
+        sh = SHINGLE_SEED
         for k in range(words):
-            s = _fmix64(s ^ ring[k])
-        out[pos] = s
+            sh = _fmix64(sh ^ ring[k])
+        out[pos] = sh
         pos = 1
     return pos
 
@@ -410,20 +418,53 @@ def _band_hashes(sig, bands, rows, out):
 
 
 @njit(**_JIT)
-def _run_edges(h1, h2, idx, eu, ev):
-    """Star edges (first, other) of each run of equal (h1, h2) in key-sorted rows."""
+def _run_edges(h1, h2, idx, all_pairs_max, eu, ev, write):
+    """Edges of each run of equal (h1, h2) in key-sorted rows; returns how many (only
+    counts when not ``write``). A run of at most ``all_pairs_max`` rows gives every pair
+    (u, v) of different idx; a longer one star edges (first, other)."""
     n = h1.shape[0]
     m = 0
     start = 0
     for i in range(1, n + 1):
         if i == n or h1[i] != h1[start] or h2[i] != h2[start]:
-            for j in range(start + 1, i):
-                if idx[j] != idx[start]:
-                    eu[m] = idx[start]
-                    ev[m] = idx[j]
-                    m += 1
+            if i - start <= all_pairs_max:
+                for a in range(start, i):
+                    for b in range(a + 1, i):
+                        if idx[a] != idx[b]:
+                            if write:
+                                eu[m] = idx[a]
+                                ev[m] = idx[b]
+                            m += 1
+            else:
+                for j in range(start + 1, i):
+                    if idx[j] != idx[start]:
+                        if write:
+                            eu[m] = idx[start]
+                            ev[m] = idx[j]
+                        m += 1
             start = i
     return m
+
+
+@njit(**_JIT)
+def _greedy_keep(is_ref, nbr_off, nbr, nbr_j, kept, rep, rep_j):
+    """Keep documents greedily in rank order (0, 1, ...): document v is removed when a
+    neighbour ranked before it is kept (``rep[v]``: the best-ranked such neighbour,
+    ``rep_j[v]``: that edge's Jaccard), else kept. Reference documents are always kept."""
+    for v in range(kept.shape[0]):
+        best = -1
+        for e in range(nbr_off[v], nbr_off[v + 1]):
+            u = nbr[e]
+            if u < v and kept[u] and (best < 0 or u < best):
+                best = u
+                rep_j[v] = nbr_j[e]
+        if is_ref[v] or best < 0:
+            kept[v] = True
+            rep[v] = v
+            rep_j[v] = 1.0
+        else:
+            kept[v] = False
+            rep[v] = best
 
 
 @njit(**_JIT)

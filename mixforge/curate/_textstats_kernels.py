@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from .._numba import JIT
+from ._utf8 import _decode as _decode_at
 
 # character flags (one uint32 per code point)
 F_SPACE = 1 << 0  # str.isspace
@@ -88,30 +89,15 @@ def _mix(h, n):
 
 @njit(**JIT)
 def _decode(data, start, end, cps):
-    """UTF-8 bytes -> code points in ``cps``; returns the count (invalid bytes -> U+FFFD)."""
+    """UTF-8 bytes -> code points in ``cps``; returns the count (invalid UTF-8 -> U+FFFD
+    per maximal subpart, as `mixforge.curate._utf8` decodes it)."""
     n = 0
     i = start
     while i < end:
-        b = data[i]
-        if b < 0x80:
-            cps[n] = b
-            i += 1
-        elif b >= 0xF0 and i + 3 < end:
-            cps[n] = ((b & 0x07) << 18) | ((data[i + 1] & 0x3F) << 12) | (
-                (data[i + 2] & 0x3F) << 6) | (data[i + 3] & 0x3F)
-            i += 4
-        elif b >= 0xE0 and i + 2 < end:
-            cps[n] = ((b & 0x0F) << 12) | ((data[i + 1] & 0x3F) << 6) | (data[i + 2] & 0x3F)
-            i += 3
-        elif b >= 0xC0 and i + 1 < end:
-            cps[n] = ((b & 0x1F) << 6) | (data[i + 1] & 0x3F)
-            i += 2
-        else:
-            cps[n] = 0xFFFD
-            i += 1
-        if cps[n] >= 0x110000:
-            cps[n] = 0xFFFD
+        cp, k = _decode_at(data, i, end)
+        cps[n] = cp
         n += 1
+        i += k
     return n
 
 

@@ -3,31 +3,42 @@
 Both stages are three steps over a run directory:
 
 1. **map** (per input shard, in parallel): normalize, hash (exact: a 128-bit key of the
-   normalized text; fuzzy: a MinHash signature and its band hashes), write the key rows
-   to bucket files under ``<run>/<stage>/_map/buckets/`` and a small per-document table
-   (id, length, score) under ``_map/docs/``.
-2. **reduce** (one process, one bucket at a time): candidate pairs -> union-find ->
-   clusters; optional exact-Jaccard verification of the fuzzy candidates; the keep rule
-   picks one document per cluster (``first``: smallest id; ``longest``; ``score``: the
-   highest value of a score column; ties by smallest id). Writes
-   ``_clusters/clusters.parquet`` (every member of every cluster, for inspection) and
-   ``_clusters/removed.parquet``.
-3. **drop** (per shard, `map_documents`): removed documents become rejects with reason
-   ``duplicate``, their cluster (``dup_cluster``) and the id of the kept twin
-   (``dup_kept_id``); the rest is written unchanged to ``<run>/<stage>/``.
+   normalized text, or of the raw bytes when that is empty; fuzzy: a MinHash signature
+   and its band hashes), write the key rows to bucket files under
+   ``<run>/<stage>/_map/buckets/`` and a small per-document table (dense index, id,
+   length, score, shingles) under ``_map/docs/``.
+2. **reduce** (one process, one bucket at a time): candidate edges -> clusters
+   (union-find, for inspection). Exact: each group of equal keys keeps one document by
+   the keep rule (``first``: smallest id; ``longest``; ``score``: the highest value of a
+   score column; ties by smallest id, then input order). Fuzzy: the candidate edges are
+   checked by exact shingle Jaccard (``verify``), then documents are kept greedily in
+   keep-rule order: a document is removed only when a document already kept is its
+   near-duplicate over a verified edge (its representative, Jaccard >= threshold), so
+   no document is removed through a chain of neighbours. Writes
+   ``_clusters/clusters.parquet`` (every member of every cluster, with its
+   representative) and ``_clusters/removed.parquet`` (shard and row of each removed
+   document).
+3. **drop** (per shard): removed documents, matched by (shard, row), never by id,
+   become rejects with reason ``duplicate``, their cluster (``dup_cluster``) and the id
+   of the kept representative (``dup_kept_id``); the rest is written unchanged to
+   ``<run>/<stage>/``.
 
 Against a reference set (``reference``: a stage folder or parquet files with ``id`` and
-``text``), the reference documents join the map and reduce; a cluster holding one keeps
-the reference document (which is never written out) and removes every input member.
+``text``), the reference documents join the map and reduce, tagged by their dense index
+(after every input document): they are always kept and never written out, and an input
+document that duplicates one is removed. Ids play no part in telling the sides apart.
 
 Memory bound of the global steps, per input document: map — none (one record batch at a
 time: about ``batch_rows`` x (text bytes + 8 x num_perm)); shuffle on disk — 24 B x
 bands (fuzzy, 14 bands: 336 B, 202 B after lz4) or 24 B (exact); reduce — about 45 B
-(see `lsh`) plus ~100 B per document that is in a cluster, plus, when verifying, 8 B per
+(see `lsh`) plus 8 B (an id hash, to count repeated ids) plus ~100 B per document that
+is in a cluster, plus, for fuzzy, the candidate edges (16 B each; runs of up to
+`lsh.ALL_PAIRS_MAX` equal band hashes give all their pairs) and, when verifying, 8 B per
 distinct shingle of each document with a candidate: measured 540 B per document in all
-(slope of peak RSS between 250k and 1M synthetic documents, verification on); drop —
-each worker holds the removed ids (~70 B per removed document). The measurements are in
-docs/benchmarks.md (1M documents: 1.3 GB peak over all processes).
+before all-pairs edges (slope of peak RSS between 250k and 1M synthetic documents,
+verification on); drop — each worker holds the removed rows (~70 B per removed
+document). The measurements are in docs/benchmarks.md (1M documents: 1.3 GB peak over
+all processes).
 
 Re-running resumes: map shards and drop shards have markers; the reduce is skipped when
 its key (config + every map shard's key) matches ``_clusters/_reduce.json``. Same input
@@ -52,19 +63,22 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..config import config_hash, opt, to_dict
-from ..documents import DocResult, input_key, input_stage, map_documents
+from ..documents import DocResult, document_shard, input_key, input_stage, plan_documents
 from ..errors import ConfigError
 from ..executor import Executor, OnResult, get_executor
 from ..jit import announce_compile
 from ..layout import REJECTS, has_run
 from ..rundir import ShardTask, StageReport, atomic_path, read_marker, run_stage, write_json
 from ..stats import stage_files
+from . import _kernels as K
 from . import lsh
 from .minhash import MinHashParams, band_hashes, signatures
 from .normalize import NormConfig, exact_keys, shingle_hashes
 
 log = logging.getLogger(__name__)
 MAP, CLUSTERS = "_map", "_clusters"
+REF_PREFIX = "ref-"
+MAP_VERSION = 2  # bump when the map's outputs change for the same input and config
 DOCS_SCHEMA = pa.schema([("idx", pa.int64()), ("id", pa.string()), ("length", pa.int64()),
                          ("score", pa.float64()), ("shingles", pa.int64())])
 
@@ -218,7 +232,7 @@ def _map_shard(task: ShardTask[MapParams]) -> dict:
             raise ConfigError(msg)
         cols.append(cfg.score_column)
     docs_path = task.output(".parquet", sub="docs")
-    n = 0
+    n = no_shingles = 0
     with lsh.BucketWriter(Path(task.stage_dir), task.shard, cfg.buckets) as bw, \
             atomic_path(docs_path) as tmp, pq.ParquetWriter(tmp, DOCS_SCHEMA) as dw:
         for batch in pf.iter_batches(batch_size=cfg.batch_rows, columns=cols):
@@ -233,7 +247,10 @@ def _map_shard(task: ShardTask[MapParams]) -> dict:
                 pc.cast(pc.binary_length(text), pa.int64()), score, pa.array(counts),
             ], schema=DOCS_SCHEMA))
             n += len(text)
-    return {"counts": {"docs_in": n, "key_rows": bw.rows}, "outputs": [docs_path, *bw.paths]}
+            if isinstance(cfg, FuzzyConfig) and not is_ref:
+                no_shingles += int((counts == 0).sum())
+    return {"counts": {"docs_in": n, "key_rows": bw.rows, "no_shingles": no_shingles},
+            "outputs": [docs_path, *bw.paths]}
 
 
 def _plan_map(run_dir: Path, cfg: Config) -> tuple[list[ShardTask], int]:
@@ -252,9 +269,9 @@ def _plan_map(run_dir: Path, cfg: Config) -> tuple[list[ShardTask], int]:
         upstream = (input_key(in_dir, shard) if not is_ref
                     else config_hash(str(path.resolve()), path.stat().st_mtime_ns,
                                      path.stat().st_size))
-        name = f"ref-{i - len(files):05d}" if is_ref else shard
+        name = f"{REF_PREFIX}{i - len(files):05d}" if is_ref else shard
         tasks.append(ShardTask(map_dir, name, (str(path),),
-                               config_hash(key_cfg, upstream, idx0, is_ref, rows),
+                               config_hash(key_cfg, upstream, idx0, is_ref, rows, MAP_VERSION),
                                params=MapParams(cfg, idx0, is_ref)))
         idx0 += rows
         if not is_ref:
@@ -290,11 +307,72 @@ def _shingles_loader(tasks: list[ShardTask], offsets: np.ndarray, cfg: FuzzyConf
 
 
 def _keep_order(keep: str) -> tuple[list[str], list[bool]]:
+    """Sort keys (and descending flags) of the keep rule; ties by id, then input order."""
     if keep == "longest":
-        return ["cluster", "is_ref", "length", "id"], [False, True, True, False]
+        return ["cluster", "is_ref", "length", "id", "idx"], [False, True, True, False, False]
     if keep == "score":
-        return ["cluster", "is_ref", "score", "id"], [False, True, True, False]
-    return ["cluster", "is_ref", "id"], [False, True, False]
+        return ["cluster", "is_ref", "score", "id", "idx"], [False, True, True, False, False]
+    return ["cluster", "is_ref", "id", "idx"], [False, True, False, False]
+
+
+def _representatives(df: pl.DataFrame, eu: np.ndarray, ev: np.ndarray, jac: np.ndarray,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy keep over the edges: (kept, representative position, its Jaccard).
+
+    ``df`` holds the clustered documents sorted by the keep rule (its row position is
+    the rank); ``(eu, ev, jac)`` are the edges between dense indexes. In rank order, a
+    document is removed when one of its neighbours is already kept (its representative:
+    the best-ranked such neighbour), else kept. Reference documents are always kept.
+    """
+    idx = df["idx"].to_numpy()
+    order = np.argsort(idx, kind="stable")
+    pos_u = np.searchsorted(idx, eu, sorter=order)
+    pos_v = np.searchsorted(idx, ev, sorter=order)
+    m = len(idx)
+    ok = (pos_u < m) & (pos_v < m)
+    pu = order[np.minimum(pos_u, m - 1)]
+    pv = order[np.minimum(pos_v, m - 1)]
+    ok &= (idx[pu] == eu) & (idx[pv] == ev)  # edges into dropped (reference-only) clusters
+    a = np.concatenate([pu[ok], pv[ok]])
+    b = np.concatenate([pv[ok], pu[ok]])
+    j = np.concatenate([jac[ok], jac[ok]])
+    srt = np.argsort(a, kind="stable")
+    nbr_off = np.zeros(m + 1, np.int64)
+    np.cumsum(np.bincount(a, minlength=m), out=nbr_off[1:])
+    kept = np.zeros(m, np.bool_)
+    rep = np.empty(m, np.int64)
+    rep_j = np.empty(m, np.float64)
+    K._greedy_keep(df["is_ref"].to_numpy(), nbr_off, np.ascontiguousarray(b[srt]),
+                   np.ascontiguousarray(j[srt]), kept, rep, rep_j)
+    return kept, rep, rep_j
+
+
+def _check_ids(tasks: list[ShardTask], n_input_tasks: int) -> tuple[int, list[str]]:
+    """(how many input rows repeat an earlier id, a few examples with their places)."""
+    hashes = []
+    for t in tasks[:n_input_tasks]:
+        ids = pl.from_arrow(pq.read_table(t.output(".parquet", sub="docs"),
+                                          columns=["id"])["id"])
+        hashes.append(ids.hash(seed=0).to_numpy())
+    h = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
+    values, counts = np.unique(h, return_counts=True)
+    dup = values[counts > 1]
+    n_dup = int((counts[counts > 1] - 1).sum())
+    examples: list[str] = []
+    for t, th in zip(tasks[:n_input_tasks], hashes, strict=True):
+        rows = np.flatnonzero(np.isin(th, dup[:3]))
+        if len(rows):
+            ids = pq.read_table(t.output(".parquet", sub="docs"), columns=["id"])["id"]
+            examples += [f"{ids[int(r)].as_py()!r} ({t.shard} row {int(r)})" for r in rows[:3]]
+        if len(examples) >= 3:
+            break
+    return n_dup, examples[:3]
+
+
+EMPTY_CLUSTERS = {"idx": pl.Int64, "id": pl.String, "length": pl.Int64, "score": pl.Float64,
+                  "cluster": pl.Int64, "shard": pl.String, "row": pl.Int64,
+                  "is_ref": pl.Boolean, "kept": pl.Boolean, "kept_idx": pl.Int64,
+                  "kept_id": pl.String, "kept_jaccard": pl.Float64}
 
 
 def _reduce(run_dir: Path, cfg: Config, tasks: list[ShardTask], n_input: int,
@@ -306,28 +384,36 @@ def _reduce(run_dir: Path, cfg: Config, tasks: list[ShardTask], n_input: int,
     offsets = np.zeros(len(sizes) + 1, np.int64)
     np.cumsum(sizes, out=offsets[1:])
     n_total = int(offsets[-1])
+    n_input_tasks = sum(1 for t in tasks if not t.params[2])  # (cfg, idx0, is_ref)
     parent = lsh.union_find(n_total)
     map_dir = run_dir / cfg.output_stage / MAP
     stats: dict[str, Any] = {"candidate_edges": 0}
+    fuzzy = isinstance(cfg, FuzzyConfig)
+    verify = fuzzy and cfg.verify
     held_u, held_v = [], []
-    verify = isinstance(cfg, FuzzyConfig) and cfg.verify
     for b in range(cfg.buckets):
         eu, ev = lsh.bucket_edges(*lsh.read_bucket(
-            lsh.bucket_path(map_dir, b, t.shard) for t in tasks))
+            lsh.bucket_path(map_dir, b, t.shard) for t in tasks),
+            all_pairs_max=lsh.ALL_PAIRS_MAX if fuzzy else 0)
         stats["candidate_edges"] += len(eu)
-        if verify:
+        if fuzzy:
             held_u.append(eu)
             held_v.append(ev)
         else:
             lsh.union(parent, eu, ev)
-    if verify:
+    eu = ev = np.empty(0, np.int64)
+    jac = np.empty(0)
+    if fuzzy:
         eu, ev = lsh.unique_edges(np.concatenate(held_u), np.concatenate(held_v))
         del held_u, held_v
         stats["candidate_pairs"] = len(eu)
-        eu, ev, jac = lsh.verify_edges(eu, ev, cfg.threshold,
-                                       _shingles_loader(tasks, offsets, cfg))
-        stats["verified_pairs"] = len(eu)
-        stats["candidate_jaccard_below_threshold"] = int((jac < cfg.threshold).sum())
+        jac = np.full(len(eu), np.nan)
+        if verify:
+            eu, ev, all_jac = lsh.verify_edges(eu, ev, cfg.threshold,
+                                               _shingles_loader(tasks, offsets, cfg))
+            stats["verified_pairs"] = len(eu)
+            stats["candidate_jaccard_below_threshold"] = int((all_jac < cfg.threshold).sum())
+            jac = all_jac[all_jac >= cfg.threshold]
         lsh.union(parent, eu, ev)
     root = lsh.roots(parent)
     size = np.bincount(root, minlength=n_total)
@@ -336,14 +422,15 @@ def _reduce(run_dir: Path, cfg: Config, tasks: list[ShardTask], n_input: int,
     stats["seconds_candidates"] = round(time.perf_counter() - t0, 3)
 
     frames = []
-    for t in tasks:
+    for k, t in enumerate(tasks):
         d = pq.read_table(t.output(".parquet", sub="docs"), columns=["idx", "id", "length",
                                                                       "score"])
         idx = d["idx"].to_numpy()
         sel = np.flatnonzero(clustered[idx])
         if len(sel):
             frames.append(pl.from_arrow(d.take(sel)).with_columns(
-                cluster=pl.Series(root[idx[sel]]), shard=pl.lit(t.shard)))
+                cluster=pl.Series(root[idx[sel]]), shard=pl.lit(t.shard),
+                row=pl.Series(idx[sel] - offsets[k])))
     out_dir = run_dir / cfg.output_stage / CLUSTERS
     if frames:
         df = pl.concat(frames).with_columns(is_ref=pl.col("idx") >= n_input)
@@ -351,30 +438,50 @@ def _reduce(run_dir: Path, cfg: Config, tasks: list[ShardTask], n_input: int,
         df = df.filter(pl.col("is_ref").not_().any().over("cluster"))
         by, desc = _keep_order(cfg.keep)
         df = df.sort(by, descending=desc, nulls_last=True)
-        df = df.with_columns(kept_id=pl.col("id").first().over("cluster"),
-                             kept=pl.int_range(pl.len()).over("cluster") == 0)
-        df = df.sort(["cluster", "kept", "id"], descending=[False, True, False])
+        if fuzzy:
+            # every removed document has a kept neighbour over a (verified) edge: no
+            # removal through a chain of neighbours
+            kept, rep, rep_j = _representatives(df, eu, ev, jac)
+            rep_pos = np.where(kept, np.arange(df.height), rep)
+            df = df.with_columns(kept=pl.Series(kept),
+                                 kept_idx=pl.Series(df["idx"].to_numpy()[rep_pos]),
+                                 kept_id=df["id"].gather(rep_pos),
+                                 kept_jaccard=pl.Series(np.where(kept, 1.0, rep_j)))
+        else:  # equal keys: the cluster is a group of equal texts, its first is kept
+            df = df.with_columns(kept=pl.int_range(pl.len()).over("cluster") == 0,
+                                 kept_idx=pl.col("idx").first().over("cluster"),
+                                 kept_id=pl.col("id").first().over("cluster"),
+                                 kept_jaccard=pl.lit(1.0))
+        df = df.with_columns(kept_jaccard=pl.when(pl.col("kept_jaccard").is_nan())
+                             .then(None).otherwise(pl.col("kept_jaccard")))
+        df = df.sort(["cluster", "kept", "idx"], descending=[False, True, False])
     else:
-        df = pl.DataFrame(schema={"idx": pl.Int64, "id": pl.String, "length": pl.Int64,
-                                  "score": pl.Float64, "cluster": pl.Int64,
-                                  "shard": pl.String, "is_ref": pl.Boolean,
-                                  "kept_id": pl.String, "kept": pl.Boolean})
+        df = pl.DataFrame(schema=EMPTY_CLUSTERS)
     removed = df.filter(~pl.col("kept") & ~pl.col("is_ref"))
-    clash = removed.join(df.filter(pl.col("kept")), on="id", how="semi").height
-    if clash:
-        msg = (f"{clash} removed documents share their id with a kept document: document "
-               f"ids in {cfg.input_stage} are not unique; re-ingest without --id-field")
-        raise ConfigError(msg)
-    cols = ["cluster", "id", "shard", "idx", "length", "score", "is_ref", "kept", "kept_id"]
+    n_dup_ids, examples = _check_ids(tasks, n_input_tasks)
+    if n_dup_ids:
+        log.warning("%s: %d documents share their id with an earlier one (e.g. %s); dedup "
+                    "matches documents by position, so this changes nothing it removes, "
+                    "but rejects and dup_kept_id name documents by that id",
+                    cfg.input_stage, n_dup_ids, ", ".join(examples))
+    cols = ["cluster", "id", "shard", "row", "idx", "length", "score", "is_ref", "kept",
+            "kept_idx", "kept_id", "kept_jaccard"]
     with atomic_path(out_dir / "clusters.parquet") as tmp:
-        pq.write_table(df.select(cols).to_arrow(), tmp, compression="zstd")
-    with atomic_path(out_dir / "removed.parquet") as tmp:
-        pq.write_table(removed.select(id=pl.col("id"), dup_cluster=pl.col("cluster"),
-                                      dup_kept_id=pl.col("kept_id")).to_arrow(), tmp,
+        pq.write_table(df.select(cols).cast(EMPTY_CLUSTERS).to_arrow(), tmp,
                        compression="zstd")
+    with atomic_path(out_dir / "removed.parquet") as tmp:
+        pq.write_table(removed.select(
+            shard=pl.col("shard"), row=pl.col("row"), id=pl.col("id"),
+            dup_cluster=pl.col("cluster"), dup_kept_id=pl.col("kept_id"),
+            dup_jaccard=pl.col("kept_jaccard")).sort("shard", "row").to_arrow(), tmp,
+            compression="zstd")
     inp = df.filter(~pl.col("is_ref"))
     stats.update({
         "docs_in": n_input, "reference_docs": n_total - n_input,
+        "duplicate_ids": n_dup_ids,
+        # fuzzy: documents without a word after normalization take no part (exact
+        # dedup compares their raw bytes)
+        "docs_without_shingles": sum(m["counts"].get("no_shingles", 0) for m in markers),
         "clusters": int(inp["cluster"].n_unique()),
         "docs_in_clusters": inp.height,
         "duplicates": removed.height,
@@ -392,33 +499,65 @@ def _peak_rss_mb() -> float:
 
 @dataclass(frozen=True)
 class DropSpec:
-    """The drop step's config: which removed-ids file (and its key) applies."""
+    """The drop step's config: which removed-rows file (and its key) applies."""
 
     removed: str
     key: str
 
 
-@lru_cache(maxsize=2)
-def _removed(path: str, key: str) -> tuple[pa.Array, pa.Table]:
-    """The removed ids (large_string, one chunk) and their table, once per process."""
-    removed = pq.read_table(path)
-    return pc.cast(removed["id"], pa.large_string()).combine_chunks(), removed
+@lru_cache(maxsize=4)
+def _removed(path: str, key: str, shard: str) -> pl.DataFrame:
+    """The removed rows of one shard (row, dup_cluster, dup_kept_id, ...), sorted by row;
+    read once per process and shard."""
+    return (pl.scan_parquet(path).filter(pl.col("shard") == shard).collect()
+            .sort("row"))
 
 
-def drop_removed(table: pa.Table, spec: DropSpec) -> DocResult:
-    """Split a batch into kept documents and duplicates (reason, cluster, kept twin)."""
-    removed_ids, removed = _removed(spec.removed, spec.key)
-    pos = pc.index_in(pc.cast(table["id"], pa.large_string()), value_set=removed_ids)
-    mask = pc.is_valid(pos)
-    n = int(pc.sum(mask).as_py() or 0)
+def drop_removed(table: pa.Table, spec: DropSpec, shard: str = "", row0: int = 0) -> DocResult:
+    """Split a batch into kept documents and duplicates (reason, cluster, kept twin).
+
+    Documents are matched by position (``shard``, ``row0`` + row in the batch), never
+    by id, so ids that repeat cannot remove the wrong document.
+    """
+    rem = _removed(spec.removed, spec.key, shard)
+    all_rows = rem["row"].to_numpy()
+    lo, hi = np.searchsorted(all_rows, [row0, row0 + table.num_rows])
+    n = int(hi - lo)
     if not n:
         return DocResult(table, None, {"duplicate": 0})
-    hit = pc.drop_null(pos)
-    rej = table.filter(mask)
+    mask = np.zeros(table.num_rows, np.bool_)
+    mask[all_rows[lo:hi] - row0] = True
+    info = rem.slice(int(lo), n)
+    rej = table.filter(pa.array(mask))
     rej = (rej.append_column("reason", pa.array(["duplicate"] * n, pa.string()))
-              .append_column("dup_cluster", removed["dup_cluster"].take(hit))
-              .append_column("dup_kept_id", removed["dup_kept_id"].take(hit)))
-    return DocResult(table.filter(pc.invert(mask)), rej, {"duplicate": n})
+              .append_column("dup_cluster", info["dup_cluster"].to_arrow())
+              .append_column("dup_kept_id", info["dup_kept_id"].to_arrow()))
+    return DocResult(table.filter(pa.array(~mask)), rej, {"duplicate": n})
+
+
+class _ShardDrop:
+    """`drop_removed` bound to one shard, counting rows across its batches (the drop
+    step streams a shard's batches through one instance, in order)."""
+
+    __module__ = __name__
+
+    def __init__(self, shard: str) -> None:
+        self.shard = shard
+        self.row0 = 0
+
+    def __call__(self, table: pa.Table, spec: DropSpec) -> DocResult:
+        step = drop_removed(table, spec, self.shard, self.row0)
+        self.row0 += table.num_rows
+        return step
+
+
+def _drop(run_dir: Path, cfg: Config, spec: DropSpec, executor: Executor,
+          on_result: OnResult | None) -> StageReport:
+    tasks = plan_documents(run_dir, cfg.input_stage, cfg.output_stage, drop_removed, spec)
+    tasks = [dataclasses.replace(t, params=dataclasses.replace(t.params, fn=_ShardDrop(t.shard)))
+             for t in tasks]
+    summary = {"config": to_dict(spec), "input_stage": cfg.input_stage}
+    return run_stage(tasks, document_shard, executor, on_result, summary)
 
 
 # --------------------------------------------------------------------------- stage
@@ -461,8 +600,7 @@ def dedup(cfg: Config, run_dir: str | Path, executor: Executor | None = None,
         write_json(out_dir / "_reduce.json", {"key": key, "stats": stats})
     t1 = time.perf_counter()
     spec = DropSpec(str(out_dir / "removed.parquet"), key)
-    report = map_documents(run_dir, cfg.input_stage, cfg.output_stage, drop_removed, spec,
-                           executor, on_result)
+    report = _drop(run_dir, cfg, spec, executor, on_result)
     stats = {**stats, "kind": cfg.kind, "input_stage": cfg.input_stage,
              "kept": report.totals.get("kept", 0), "rejected": report.totals.get("rejected", 0),
              "seconds_map": round(t_map, 3), "seconds_drop": round(time.perf_counter() - t1, 3),

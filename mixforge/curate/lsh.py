@@ -90,11 +90,22 @@ def read_bucket(files: Iterable[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return out
 
 
-def bucket_edges(h1: np.ndarray, h2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Star edges of every run of equal keys in sorted rows (first idx, other idx)."""
-    eu = np.empty(max(len(idx) - 1, 0), np.int64)
+# Runs of equal band hashes up to this many documents give every pair as an edge, longer
+# runs a star (first, other). All pairs lets the keep step find a kept near-duplicate for
+# each document directly instead of through a star centre that is below the threshold
+# with both; the cap bounds the edges of a band hash shared by very many documents.
+ALL_PAIRS_MAX = 256
+
+
+def bucket_edges(h1: np.ndarray, h2: np.ndarray, idx: np.ndarray, all_pairs_max: int = 0,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Edges of every run of equal keys in sorted rows: every pair of a run of at most
+    ``all_pairs_max`` distinct-position rows, else star edges (first idx, other idx)."""
+    n = K._run_edges(h1, h2, idx, all_pairs_max, np.empty(0, np.int64),
+                     np.empty(0, np.int64), False)
+    eu = np.empty(n, np.int64)
     ev = np.empty_like(eu)
-    m = K._run_edges(h1, h2, idx, eu, ev)
+    m = K._run_edges(h1, h2, idx, all_pairs_max, eu, ev, True)
     return eu[:m], ev[:m]
 
 

@@ -1,6 +1,6 @@
 """MinHash signatures over Arrow string buffers, datasketch-compatible, and LSH parameters.
 
-One Numba call per record batch turns normalized text into word-``n``-gram shingles
+One Numba call per record batch turns normalized text into token-``n``-gram shingles
 (64-bit hashes) and their MinHash signature. The permutations are datasketch 2.x's
 bijective affine schemes, with ``(a, b)`` drawn exactly as
 ``datasketch.MinHash(num_perm, seed, scheme=...)`` draws them, so for the same shingle
@@ -139,10 +139,6 @@ class MinHashParams:
             msg = (f"bands x rows = {self.bands} x {self.rows} must be >= 1 and fit in "
                    f"num_perm={self.num_perm}; raise num_perm or lower bands/rows")
             raise ConfigError(msg)
-
-    def candidate_probability(self, jaccard: float | np.ndarray) -> float | np.ndarray:
-        """Chance two documents of this Jaccard similarity share at least one band."""
-        return 1 - (1 - np.asarray(jaccard, dtype=float) ** self.rows) ** self.bands
 
 
 @lru_cache(maxsize=16)

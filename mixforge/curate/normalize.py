@@ -1,9 +1,10 @@
 """Text normalization for dedup: the view of a document two copies must agree on.
 
 Unicode NFKC, lowercase, punctuation and symbols to spaces, whitespace runs to one space
-(each switchable). NFKC and Unicode lowercase are Arrow compute kernels (C++) applied
-only to documents with non-ASCII bytes; the folding of punctuation and whitespace is a
-Numba pass over the UTF-8 buffers; no Python runs per document. The hashing that
+(each switchable). One Numba pass over the UTF-8 buffers folds punctuation and
+whitespace and lowercases every code point that NFKC and case mapping leave
+context-free; only documents holding another code point first go through Python's own
+NFKC and lowercase (`unicodedata`, `str.lower`, the reference). The hashing that
 follows is a Numba kernel over the result's buffers (`_kernels`). Normalization is still
 a large share of a signature's time (see docs/benchmarks.md, "where the time goes").
 
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 
 from ..config import opt
 from . import _kernels as K
+from ._utf8 import string_buffers
 
 
 @dataclass
@@ -74,11 +76,10 @@ def _composition_seconds() -> frozenset[int]:
 
 def _learn(cps: np.ndarray) -> None:
     """Classify new code points: safe when NFKC leaves it alone in any context (combining
-    class 0, never the second half of a composition, NFKC(c) == c), lowercase maps it to
-    one code point, it is not the context-dependent capital sigma, and Arrow's kernels
-    (the slow path) agree with Python's unicodedata on it."""
+    class 0, never the second half of a composition, NFKC(c) == c) and lowercase maps it
+    to one code point without context (not the capital sigma, whose lowercase depends on
+    its neighbours). All from Python's `unicodedata` and `str.lower`, the reference."""
     seconds = _composition_seconds()
-    cand = []
     for cp in cps.tolist():
         c = chr(cp)
         _LOWMAP[cp] = -1
@@ -86,14 +87,18 @@ def _learn(cps: np.ndarray) -> None:
                 or any(lo <= cp <= hi for lo, hi in _HANGUL)
                 or unicodedata.normalize("NFKC", c) != c or len(c.lower()) != 1):
             continue
-        cand.append(cp)
-    if cand:
-        arr = pa.array([chr(cp) for cp in cand], pa.large_string())
-        nfkc = pc.utf8_normalize(arr, "NFKC").to_pylist()
-        low = pc.utf8_lower(arr).to_pylist()
-        for cp, n, lo in zip(cand, nfkc, low, strict=True):
-            if n == chr(cp) and lo == chr(cp).lower():
-                _LOWMAP[cp] = ord(lo)
+        _LOWMAP[cp] = ord(c.lower())
+
+
+def _reference_fold(texts: list[str | None], nfkc: bool, lower: bool) -> list[str]:
+    """Python's own NFKC and lowercase of each text: the slow path, and the reference."""
+    out = []
+    for t in texts:
+        t = t or ""
+        if nfkc:
+            t = unicodedata.normalize("NFKC", t)
+        out.append(t.lower() if lower else t)
+    return out
 
 
 def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
@@ -102,9 +107,11 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
     One Numba pass over every document's UTF-8 folds punctuation and whitespace (a code
     point class table) and lowercases ASCII and the non-ASCII code points that NFKC and
     case mapping leave context-free (most accented Latin, Greek, Cyrillic, CJK letters).
-    Only documents holding another code point go through Arrow's NFKC and Unicode
-    lowercase first. On the real corpus this is ~10x faster than doing all four steps
-    with Arrow's kernels.
+    Only documents holding another code point go through Python's
+    ``unicodedata.normalize("NFKC")`` and ``str.lower`` first (C code, one call per such
+    document): the reference the result must equal for every code point in every context
+    (tested over all of Unicode). Arrow's kernels are not used for this: they follow a
+    different Unicode version and no final-sigma rule, and disagreed on 243 code points.
     """
     arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     if arr.null_count:
@@ -120,11 +127,8 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
         K._unsafe_docs(offsets, data, _LOWMAP, unsafe)
         if unsafe.any():
             slow_idx = np.flatnonzero(unsafe)
-            slow = arr.take(pa.array(slow_idx))
-            if cfg.nfkc:
-                slow = pc.utf8_normalize(slow, "NFKC")
-            if cfg.lowercase:
-                slow = pc.utf8_lower(slow)
+            slow = pa.array(_reference_fold(arr.take(pa.array(slow_idx)).to_pylist(),
+                                            cfg.nfkc, cfg.lowercase), pa.large_string())
             pick = np.arange(len(arr), dtype=np.int64)
             pick[slow_idx] = len(arr) + np.arange(len(slow_idx))
             arr = pa.concat_arrays([arr, slow.cast(pa.large_string())]).take(pa.array(pick))
@@ -139,49 +143,50 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
                                             pa.py_buffer(out[: max(out_off[-1], 1)]))
 
 
-def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-copy (offsets int64, data uint8) views of a string array's buffers.
-
-    A ``string`` array's int32 offsets are widened (one small copy); slices and empty
-    data buffers are handled.
-    """
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    if not pa.types.is_large_string(arr.type):
-        msg = f"expected a string column, got {arr.type}"
-        raise TypeError(msg)
-    _, obuf, dbuf = arr.buffers()
-    offsets = np.frombuffer(obuf, dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
-    data = (np.frombuffer(dbuf, dtype=np.uint8) if dbuf is not None and dbuf.size
-            else np.zeros(1, dtype=np.uint8))
-    return offsets, data
+# Keys of documents that normalize to nothing are taken over their raw bytes, with this
+# mark in the low half so they can never equal the key of a normalized text.
+RAW_KEY_MARK = np.uint64(0x5BD1E9955BD1E995)
 
 
 def exact_keys(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> tuple[np.ndarray, np.ndarray]:
     """128-bit keys (hi, lo uint64) of the normalized texts: equal text -> equal key.
 
+    A document that normalizes to nothing (only punctuation, symbols, emoji or
+    whitespace) is keyed by its raw UTF-8 bytes instead, so unrelated such documents
+    never form one group; byte-equal ones still do.
+
     Examples
     --------
-    >>> hi, lo = exact_keys(pa.array(["A  b", "a b!", "c"]), NormConfig())
-    >>> bool(hi[0] == hi[1] and lo[0] == lo[1]), bool(hi[0] == hi[2])
-    (True, False)
+    >>> hi, lo = exact_keys(pa.array(["A  b", "a b!", "c", "!!", "?"]), NormConfig())
+    >>> bool(hi[0] == hi[1] and lo[0] == lo[1]), bool(hi[0] == hi[2]), bool(hi[3] == hi[4])
+    (True, False, False)
     """
     offsets, data = string_buffers(normalize(texts, cfg))
     n = len(offsets) - 1
     hi, lo = np.empty(n, np.uint64), np.empty(n, np.uint64)
     K._doc_hash128(offsets, data, hi, lo)
+    empty = np.flatnonzero(np.diff(offsets) == 0)
+    if len(empty):
+        raw = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        raw = pc.fill_null(raw.take(pa.array(empty)), "").cast(pa.large_string())
+        r_off, r_data = string_buffers(raw)
+        r_hi, r_lo = np.empty(len(empty), np.uint64), np.empty(len(empty), np.uint64)
+        K._doc_hash128(r_off, r_data, r_hi, r_lo)
+        hi[empty], lo[empty] = r_hi, r_lo ^ RAW_KEY_MARK
     return hi, lo
 
 
 def shingle_hashes(texts: pa.Array | pa.ChunkedArray, ngram: int, cfg: NormConfig | None = None,
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes, offsets): each document's word ``ngram`` shingle hashes, in text order.
+    """(hashes uint64, offsets int64 ``(n + 1,)``): each document's token ``ngram``
+    shingle hashes, in text order.
 
-    Words are runs of non-whitespace bytes; a document with fewer than ``ngram`` words
-    is one shingle of all its words, one with none has no shingles. ``cfg=None`` hashes
-    the text as given (already normalized).
+    Tokens are words (runs of non-whitespace bytes), except that each code point of a
+    script written without spaces (Han, Kana, Bopomofo, Thai, Lao, Tibetan, Myanmar,
+    Khmer) is a token of its own: character n-grams for those scripts, decided per
+    character, so mixed text works too. A document with fewer than ``ngram`` tokens is
+    one shingle of all of them, one with none has no shingles. ``cfg=None`` hashes the
+    text as given (already normalized).
     """
     arr = normalize(texts, cfg) if cfg is not None else texts
     offsets, data = string_buffers(arr)
@@ -190,5 +195,7 @@ def shingle_hashes(texts: pa.Array | pa.ChunkedArray, ngram: int, cfg: NormConfi
     hoffsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=hoffsets[1:])
     out = np.empty(int(hoffsets[-1]), np.uint64)
-    K._shingle_hashes(offsets, data, ngram, hoffsets, out)
+    if K._shingle_hashes(offsets, data, ngram, hoffsets, out):
+        msg = "shingle count and shingle hashes disagree (a kernel bug)"
+        raise AssertionError(msg)
     return out, hoffsets

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ..errors import ConfigError
 from . import _textstats_data as data
 from . import _textstats_kernels as k
+from ._utf8 import string_buffers
 
 STAT_NAMES = (
     "n_chars", "n_words", "n_nonsym_words", "nonsym_chars", "alpha_words", "stop_words",
@@ -141,21 +141,6 @@ def _tables():
     return ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pat_cps, pat_off
 
 
-def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-copy (offsets as int64, UTF-8 bytes) of a string/large_string Arrow array."""
-    if arr.type == pa.string():
-        otype = np.int32
-    elif arr.type == pa.large_string():
-        otype = np.int64
-    else:
-        msg = f"text column has type {arr.type}; expected string or large_string"
-        raise ConfigError(msg)
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], otype)[arr.offset: arr.offset + len(arr) + 1]
-    body = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    return offsets.astype(np.int64, copy=False), body
-
-
 def _chunks(texts) -> list[pa.Array]:
     if isinstance(texts, pa.ChunkedArray):
         return list(texts.chunks)
@@ -198,7 +183,7 @@ def compute_stats(texts, params: StatsParams | None = None) -> pa.Table:
     lex, rules = _kernel_args(params)
     outs = []
     for chunk in _chunks(texts):
-        offsets, body = _string_buffers(chunk)
+        offsets, body = string_buffers(chunk)
         out = np.zeros((len(chunk), k.N_STATS), np.int64)
         if len(chunk):
             k._batch_stats(offsets, body, lex, rules, out)
@@ -212,7 +197,7 @@ def split_words(texts) -> list[list[str]]:
     lex, _ = _kernel_args(StatsParams())
     result: list[list[str]] = []
     for chunk in _chunks(texts):
-        offsets, body = _string_buffers(chunk)
+        offsets, body = string_buffers(chunk)
         n = len(chunk)
         cap = int(offsets[-1] - offsets[0]) + 1 if n else 1
         doc_off = np.zeros(n + 1, np.int64)

@@ -40,19 +40,33 @@ def normalize(text: str, nfkc=True, lowercase=True, punctuation=True, whitespace
     return text
 
 
+# scripts written without spaces: each code point is a token of its own
+UNSPACED = [(0x0E00, 0x0FFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x19E0, 0x19FF),
+            (0x2E80, 0x2FDF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3038, 0x303B),
+            (0x3040, 0x30FF), (0x3100, 0x312F), (0x31A0, 0x31BF), (0x31F0, 0x31FF),
+            (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xA9E0, 0xA9FF), (0xAA60, 0xAA7F),
+            (0xF900, 0xFAFF), (0xFF66, 0xFF9F), (0x20000, 0x3FFFF)]
+
+
+def unspaced(c: str) -> bool:
+    return any(lo <= ord(c) <= hi for lo, hi in UNSPACED)
+
+
 def words(text: str) -> list[bytes]:
-    """Runs of non-ASCII-whitespace bytes."""
-    b = text.encode()
-    out, cur = [], bytearray()
-    for c in b:
-        if chr(c) in ASCII_SPACE:
+    """Tokens: runs of non-ASCII-whitespace characters, each character of a script
+    written without spaces being a token of its own."""
+    out, cur = [], []
+    for c in text:
+        if c in ASCII_SPACE or unspaced(c):
             if cur:
-                out.append(bytes(cur))
-                cur = bytearray()
+                out.append("".join(cur).encode())
+                cur = []
+            if unspaced(c):
+                out.append(c.encode())
         else:
             cur.append(c)
     if cur:
-        out.append(bytes(cur))
+        out.append("".join(cur).encode())
     return out
 
 
@@ -84,6 +98,18 @@ def doc_hash128(text: str) -> tuple[int, int]:
         h2 = ((h2 + c + 1) * MUL2) & M64
     n = len(b)
     return fmix64(h1 ^ n), fmix64(h2 ^ ((n * FM2) & M64))
+
+
+RAW_KEY_MARK = 0x5BD1E9955BD1E995
+
+
+def exact_key(text: str, **flags) -> tuple[int, int]:
+    """The exact-dedup key: of the normalized text, or of the raw text when that is empty."""
+    norm = normalize(text, **flags)
+    if norm:
+        return doc_hash128(norm)
+    hi, lo = doc_hash128(text)
+    return hi, lo ^ RAW_KEY_MARK
 
 
 M32 = (1 << 32) - 1

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from mixforge.curate.dedup import FuzzyConfig, dedup
-from mixforge.curate.evaluate import all_pairs_jaccard, pair_quality
+from mixforge.curate.evaluate import all_pairs_jaccard, pair_quality, representative_quality
 from mixforge.executor import LocalExecutor
 
 
@@ -28,3 +28,9 @@ def test_recall_and_precision_against_brute_force(near_dup_run, near_dup_table, 
     assert q["precision"] >= 0.85
     assert q["precision_within_0.1"] >= 0.97
     assert report.stats["duplicates"] == df.filter(~pl.col("kept")).height > 0
+    # every removed document has a kept near-duplicate at the threshold, and no pair
+    # above threshold + 0.05 is left with both documents kept
+    r = representative_quality(df, near_dup_table["text"], 0.8, i, j, jac)
+    assert r["removed"] == report.stats["duplicates"]
+    assert r["removed_rep_below_threshold"] == 0
+    assert r["resolved_recall_above_threshold_plus_margin"] >= 0.95
