@@ -15,7 +15,6 @@ import pyarrow as pa
 from numba import njit
 
 from .._numba import JIT
-
 from ..errors import ConfigError
 
 REPLACEMENT = 0xFFFD

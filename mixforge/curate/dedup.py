@@ -384,7 +384,7 @@ def _reduce(run_dir: Path, cfg: Config, tasks: list[ShardTask], n_input: int,
     offsets = np.zeros(len(sizes) + 1, np.int64)
     np.cumsum(sizes, out=offsets[1:])
     n_total = int(offsets[-1])
-    n_input_tasks = sum(1 for t in tasks if not t.params[2])  # (cfg, idx0, is_ref)
+    n_input_tasks = sum(1 for t in tasks if not t.params.is_ref)
     parent = lsh.union_find(n_total)
     map_dir = run_dir / cfg.output_stage / MAP
     stats: dict[str, Any] = {"candidate_edges": 0}

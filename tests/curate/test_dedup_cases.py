@@ -51,7 +51,7 @@ def test_case_repeated_user_ids_remove_only_duplicates(tmp_path, kind):
         "dedup", kind, "-r", str(run))
     stage = f"dedup_{kind}"
     s = _summary(run, stage)
-    assert (s["docs"], s["kept"], s["duplicates"], s["rejected"]) == (4, 3, 1, 1)
+    assert (s["docs_in"], s["kept"], s["duplicates"], s["rejected"]) == (4, 3, 1, 1)
     assert "3 of 4 documents kept" in out
     texts = [json.loads(line)["text"] for f in sorted((CASES / "hunt-1" / "r_ids").glob("*"))
              for line in f.read_text().splitlines()]
@@ -79,7 +79,7 @@ def test_any_ids_exact_dedup_keeps_one_of_each_text(tmp_path, seed, caplog):
     assert "share their id with an earlier one" in caplog.text
     assert "shard-00000 row" in caplog.text
     assert _texts(tmp_path, "dedup_exact") == sorted(set(texts))
-    assert r.stats["docs"] - r.stats["kept"] == r.stats["duplicates"] == r.stats["rejected"]
+    assert r.stats["docs_in"] - r.stats["kept"] == r.stats["duplicates"] == r.stats["rejected"]
     assert r.stats["duplicate_ids"] == 60 - len(set(ids))
     # fuzzy, same texts: the exact copies go, every distinct text stays
     r = dedup(FuzzyConfig(input_stage="ingest", threshold=0.9), tmp_path, ONE)
@@ -109,7 +109,7 @@ def test_case_reference_snapshot_with_colliding_ids(tmp_path, kind):
     else:  # near-copies of A go too: at least everything exact dedup removes
         assert set(_texts(b, stage)) <= set(want_kept)
     s = _summary(b, stage)
-    assert s["docs"] == len(b_texts) == s["kept"] + s["rejected"]
+    assert s["docs_in"] == len(b_texts) == s["kept"] + s["rejected"]
     assert s["duplicates"] == s["rejected"] == len(b_texts) - len(_texts(b, stage)) > 0
     # the reference run is untouched
     assert not (a / stage).exists()
