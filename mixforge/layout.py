@@ -67,16 +67,6 @@ DOCUMENT_STAGES: tuple[str, ...] = ("filter", "dedup_fuzzy", "dedup_exact", "ing
 FUNNEL: tuple[str, ...] = (*reversed(DOCUMENT_STAGES), TOKEN_STORE)
 
 
-def stage_dir(run_dir: str | Path, stage: str) -> Path:
-    """``<run>/<stage>``."""
-    return Path(run_dir) / stage
-
-
-def markers_dir(stage_dir: str | Path) -> Path:
-    """``<stage>/_markers``: present once a shard of the stage has finished."""
-    return Path(stage_dir) / MARKERS
-
-
 def marker_path(stage_dir: str | Path, shard: str) -> Path:
     """``<stage>/_markers/<shard>.json``."""
     return Path(stage_dir) / MARKERS / f"{shard}.json"
@@ -84,7 +74,7 @@ def marker_path(stage_dir: str | Path, shard: str) -> Path:
 
 def has_run(run_dir: str | Path, stage: str) -> bool:
     """Whether ``stage`` has finished at least one shard in ``run_dir``."""
-    return markers_dir(stage_dir(run_dir, stage)).is_dir()
+    return (Path(run_dir) / stage / MARKERS).is_dir()
 
 
 def tokenizer_json(run_dir: str | Path) -> Path:
@@ -97,14 +87,9 @@ def token_store(run_dir: str | Path) -> Path:
     return Path(run_dir) / TOKEN_STORE
 
 
-def probes_dir(run_dir: str | Path) -> Path:
-    """``<run>/probes``: the probe sweep's folder."""
-    return Path(run_dir) / PROBES
-
-
 def probe_results(run_dir: str | Path) -> Path:
     """``<run>/probes/results.parquet``: one row per probe of the sweep."""
-    return probes_dir(run_dir) / PROBE_RESULTS
+    return Path(run_dir) / PROBES / PROBE_RESULTS
 
 
 def mix_file(run_dir: str | Path, name: str) -> Path:

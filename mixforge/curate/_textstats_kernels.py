@@ -684,71 +684,58 @@ def _ngram_stats(nt, s, out):
 
 
 @njit(**JIT)
-def _paragraph_stats(cps, n, F, s, out):
-    """Gopher repetition: paragraphs of ``text.strip()`` split on ``\\n{2,}``."""
+def _repeated_segments(cps, a, b, min_newlines, s, n_hint):
+    """Segments of ``cps[a:b]`` split on runs of at least ``min_newlines`` newlines:
+    (segments, segments equal to an earlier one, their characters)."""
     P, pw, keys = s.P, s.pw, s.keys
+    mask = _clear(keys, n_hint)
+    count = 0
+    dup = 0
+    dup_chars = 0
+    start = a
+    i = a
+    while True:
+        if i < b and cps[i] == 10:
+            j = i
+            while j < b and cps[j] == 10:
+                j += 1
+            if j - i < min_newlines:
+                i += 1
+                continue
+            end = i
+            nxt = j
+        elif i >= b:
+            end = b
+            nxt = -1
+        else:
+            i += 1
+            continue
+        count += 1
+        ln = end - start
+        if _seen(keys, mask, _mix(_sub(P, pw, start, end), ln)):
+            dup += 1
+            dup_chars += ln
+        if nxt < 0:
+            break
+        start = nxt
+        i = nxt
+    return count, dup, dup_chars
+
+
+@njit(**JIT)
+def _gopher_repetition_stats(cps, n, F, s, out):
+    """Gopher repetition: paragraphs of ``text.strip()`` split on ``\\n{2,}``, and lines
+    of ``re.split("\\n+", text)``."""
     a = 0
     b = n
     while a < b and (F[cps[a]] & F_SPACE):
         a += 1
     while b > a and (F[cps[b - 1]] & F_SPACE):
         b -= 1
-    mask = _clear(keys, out[NEWLINES] + 1)
-    start = a
-    i = a
-    while True:
-        if i < b and cps[i] == 10 and i + 1 < b and cps[i + 1] == 10:
-            j = i
-            while j < b and cps[j] == 10:
-                j += 1
-            end_para = i
-            nxt = j
-        elif i >= b:
-            end_para = b
-            nxt = -1
-        else:
-            i += 1
-            continue
-        out[PARAS] += 1
-        ln = end_para - start
-        if _seen(keys, mask, _mix(_sub(P, pw, start, end_para), ln)):
-            out[DUP_PARAS] += 1
-            out[DUP_PARA_CHARS] += ln
-        if nxt < 0:
-            break
-        start = nxt
-        i = nxt
-
-
-@njit(**JIT)
-def _gopher_line_stats(cps, n, s, out):
-    """Gopher repetition: lines of ``re.split("\\n+", text)``."""
-    P, pw, keys = s.P, s.pw, s.keys
-    mask = _clear(keys, out[NEWLINES] + 1)
-    start = 0
-    i = 0
-    while True:
-        if i < n and cps[i] == 10:
-            j = i
-            while j < n and cps[j] == 10:
-                j += 1
-            end_line = i
-            nxt = j
-        elif i >= n:
-            end_line = n
-            nxt = -1
-        else:
-            i += 1
-            continue
-        out[GR_LINES] += 1
-        ln = end_line - start
-        if _seen(keys, mask, _mix(_sub(P, pw, start, end_line), ln)):
-            out[DUP_LINES] += 1
-            out[DUP_LINE_CHARS] += ln
-        if nxt < 0:
-            break
-        start = nxt
-        i = nxt
+    out[PARAS], out[DUP_PARAS], out[DUP_PARA_CHARS] = _repeated_segments(
+        cps, a, b, 2, s, out[NEWLINES] + 1)
+    out[GR_LINES], out[DUP_LINES], out[DUP_LINE_CHARS] = _repeated_segments(
+        cps, 0, n, 1, s, out[NEWLINES] + 1)
 
 
 @njit(**JIT)
@@ -871,7 +858,7 @@ def _splitlines_stats(cps, n, lex, rules, s, out):
 def _doc_stats(n, lex, rules, s, out):
     """Every statistic (`N_STATS` columns) of one document, code points ``s.cps[:n]``,
     into the row ``out``: one pass per kind of unit (characters, words, n-grams,
-    paragraphs, three kinds of lines)."""
+    paragraphs and lines, FineWeb's lines, ``splitlines()`` lines)."""
     cps = s.cps
     out[N_CHARS] = n
     P = s.P
@@ -881,8 +868,7 @@ def _doc_stats(n, lex, rules, s, out):
     _char_stats(cps, n, out)
     nt = _word_stats(cps, n, lex, rules, s, out)
     _ngram_stats(nt, s, out)
-    _paragraph_stats(cps, n, lex.flags, s, out)
-    _gopher_line_stats(cps, n, s, out)
+    _gopher_repetition_stats(cps, n, lex.flags, s, out)
     _fineweb_line_stats(cps, n, lex.flags, rules, s, out)
     _splitlines_stats(cps, n, lex, rules, s, out)
 
