@@ -53,7 +53,7 @@ def tokenizer_group() -> None:
 @click_options(TrainConfig)
 def train_cmd(run_dir: Path, **flags) -> None:
     """Train a byte-level BPE on RUN_DIR's latest document stage."""
-    from .sources import load_tokenizer
+    from .loading import load_tokenizer
     from .train import train_tokenizer
 
     cfg = from_flags(TrainConfig, flags)
@@ -72,7 +72,7 @@ def inspect_cmd(spec: str, text: str, allow_download: bool) -> None:
     """Show a tokenizer (SPEC: a tokenizer.json, hf:ORG/NAME, tiktoken:NAME or a .tiktoken
     file): source, fingerprint, vocabulary, special tokens, and which engine encodes it."""
     from .fast import build_encoder
-    from .sources import load_tokenizer
+    from .loading import load_tokenizer
 
     tok = load_tokenizer(spec, allow_download=allow_download)
     enc = build_encoder(tok, "auto", [text])

@@ -49,7 +49,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from .sources import LoadedTokenizer, TiktokenRecipe, bytes_to_unicode
+from .loading import LoadedTokenizer, TiktokenRecipe, bytes_to_unicode
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from ..rundir import ShardTask, StageReport, run_stage
 from ..stage import input_key
 from ..stats import stage_files
 from .fast import Encoder, build_encoder
-from .sources import LoadedTokenizer, load_tokenizer
+from .loading import LoadedTokenizer, load_tokenizer
 from .store import finalize_store, token_dtype, write_shard
 from .train import iter_texts, latest_stage
 

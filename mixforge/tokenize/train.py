@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..rundir import atomic_path, read_marker, write_json
 from ..stage import DOCUMENT_STAGES, input_key, latest_document_stage
 from ..stats import stage_files
-from .sources import load_tokenizer
+from .loading import load_tokenizer
 
 log = logging.getLogger(__name__)
 GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""

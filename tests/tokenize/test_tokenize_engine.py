@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
 from mixforge.errors import ConfigError, InputError
 from mixforge.tokenize.fast import PROBES, build_encoder
-from mixforge.tokenize.sources import bytes_to_unicode, from_tiktoken_file, load_tokenizer
+from mixforge.tokenize.loading import bytes_to_unicode, from_tiktoken_file, load_tokenizer
 
 from .conftest import CL100K_CACHE_NAME, PLANTED, real_file
 

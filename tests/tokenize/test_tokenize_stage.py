@@ -15,7 +15,7 @@ from mixforge.cli import main
 from mixforge.errors import ConfigError
 from mixforge.executor import LocalExecutor
 from mixforge.stats import stage_files
-from mixforge.tokenize.sources import load_tokenizer
+from mixforge.tokenize.loading import load_tokenizer
 from mixforge.tokenize.stage import TokenizeConfig, frame, tokenize
 from mixforge.tokenize.store import TokenStore, token_dtype
 
