@@ -83,7 +83,7 @@ def plan_command(store: Path | None, run_dir: Path | None, mix_file: Path | None
     epochs, and warnings where a domain would pass its epoch cap."""
     from ..tokenize.store import TokenStore
     from .mix import Mix
-    from .plan import plan_mix
+    from .plan import plan_store
     from .strategies import make_mix, parse_weights, store_tokens
 
     path = _store_path(store, run_dir)
@@ -99,8 +99,8 @@ def plan_command(store: Path | None, run_dir: Path | None, mix_file: Path | None
         mix = make_mix(strategy, store_tokens(ts), parse_tokens(budget), epoch_cap=epoch_cap,
                        seed=seed, tau=tau, weights=parse_weights(weights) if weights else None,
                        inputs={"store": str(path)})
-    plan = plan_mix(mix, ts.meta["domains"], val_fraction=val_fraction,
-                    over_cap=over_cap)  # type: ignore[arg-type]
+    plan = plan_store(mix, ts, val_fraction=val_fraction,
+                      over_cap=over_cap)  # type: ignore[arg-type]
     strat = mix.provenance.get("strategy", "given")
     with pl.Config(tbl_width_chars=160):
         click.echo(table(plan.table(), f"plan: {strat} mix of {mix.budget_tokens:,} tokens, "
@@ -108,8 +108,11 @@ def plan_command(store: Path | None, run_dir: Path | None, mix_file: Path | None
     for w in plan.warnings:
         click.echo(f"warning: {w}", err=True)
     if plan.shortfall:
-        click.echo(f"warning: --over-cap shrink gives up {plan.shortfall:,} tokens of the "
-                   "budget", err=True)
+        click.echo(f"warning: the plan gives up {plan.shortfall:,} tokens of the budget",
+                   err=True)
+    if plan.over_cap_policy == "error" and any(r.over_cap for r in plan.rows):
+        click.echo("warning: `export` with --over-cap error will refuse this mix; lower the "
+                   "budget, raise the cap, or choose --over-cap exceed or shrink", err=True)
     if out is not None:
         mix.save(out)
         click.echo(f"mix written to {out}")
@@ -164,6 +167,9 @@ def export_command(store: Path | None, run_dir: Path | None, mix_file: Path,
     rows = [{"split": s, "docs": r.docs, "tokens": r.tokens, "files": len(r.files)}
             for s, r in rep.splits.items()]
     click.echo(table(pl.DataFrame(rows), f"{cfg.format} export written to {rep.out}"))
+    if rep.manifest.get("warnings"):
+        click.echo(f"{len(rep.manifest['warnings'])} warning(s) above, also in the manifest",
+                   err=True)
     click.echo(f"{mb:,.1f} MB in {secs:.1f} s ({mb / max(secs, 1e-9):,.0f} MB/s); "
                f"manifest: {rep.out / 'mixforge-export.json'}")
 

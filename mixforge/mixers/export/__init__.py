@@ -118,6 +118,15 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
                         store.meta.get("tokenizer", {}))
     fmt.check(ctx)
     splits = [s for s in ("train", "val") if len(m.splits[s]) or s == "train"]
+    warnings = list(m.plan.warnings)
+    if "val" not in splits:
+        warnings.append(
+            f"no validation split written (val_fraction {cfg.val_fraction:g}"
+            + (": it is 0)" if not cfg.val_fraction else
+               " gave no whole document)") + "; a loader that expects one (nanoGPT's "
+            "train.py reads val.bin) needs --val-fraction raised")
+    for w in warnings[len(m.plan.warnings):]:
+        log.warning("export: %s", w)
     results: dict[str, SplitResult] = {}
     with atomic_dir(cfg.out, cfg.overwrite) as tmp:
         for split in splits:
@@ -147,7 +156,7 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
             "store": {"path": str(store.path), "dtype": store.meta["dtype"],
                       "vocab_size": store.vocab_size, "tokenizer": store.meta.get("tokenizer")},
             "eos_id": m.eos_id, "eos_appended": m.append_eos, "fingerprint": ctx.fingerprint,
-            "plan": m.plan.to_dict(),
+            "plan": m.plan.to_dict(), "warnings": warnings,
             "splits": {s: {"docs": r.docs, "tokens": r.tokens, "files": r.files,
                            "per_domain": m.taken(s), **r.extra} for s, r in results.items()},
         }
