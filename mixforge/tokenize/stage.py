@@ -90,7 +90,7 @@ class TokenizeConfig:
 # mixforge's own trainer, GPT-J/NeoX-style, BERT, Qwen (no BOS of its own: <|im_start|>),
 # GPT-2 (<|endoftext|> both ways), T5 (decoder start <pad>, EOS </s>).
 BOS_CANDIDATES = ("<|begin_of_text|>", "<｜begin▁of▁sentence｜>", "<s>", "<bos>", "<|bos|>",
-                  "<|startoftext|>", "[CLS]", "<|im_start|>", "<|endoftext|>", "<pad>")
+                  "<|startoftext|>", "<SOS>", "[CLS]", "<|im_start|>", "<|endoftext|>", "<pad>")
 EOS_CANDIDATES = ("<|endoftext|>", "<|end_of_text|>", "<｜end▁of▁sentence｜>", "</s>", "<eos>",
                   "<|eos|>", "<EOT>", "[SEP]", "<|im_end|>")
 

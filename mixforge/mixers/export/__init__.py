@@ -115,7 +115,7 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
     cfg_dict = to_dict(cfg) | {"out": None}  # where it is written does not change the bytes
     ctx = ExportContext(store.vocab_size, m.eos_id, m.eos_terminated, cfg.seq_len, cfg.shard_tokens,
                         cfg.prefix, config_hash(mix.to_dict(), cfg_dict, store.meta),
-                        store.meta.get("tokenizer", {}))
+                        store.meta.get("tokenizer", {}), store.meta.get("framing"))
     fmt.check(ctx)
     splits = [s for s in ("train", "val") if len(m.splits[s]) or s == "train"]
     warnings = list(m.plan.warnings)

@@ -33,6 +33,7 @@ class ExportContext:
     prefix: str = "mix"
     fingerprint: str = ""         # a hash of the mix, store and config (HF's _fingerprint)
     tokenizer: dict[str, Any] = field(default_factory=dict)
+    framing: str | None = None    # the store's framing (eos, bos, both, none), if recorded
 
 
 @dataclass
@@ -78,6 +79,10 @@ def require_uint16_eot(ctx: ExportContext, files: str, boundaries: str) -> None:
                f"{ctx.vocab_size:,}; use --format megatron, hf-parquet or mds")
         raise ConfigError(msg)
     if not ctx.eos_terminated:
-        msg = (f"{boundaries} document boundaries with an end-of-text token, but the "
-               "documents do not end with one and the store names no eos_id; pass --eos-id")
+        why = ("the store was tokenized with --framing none, so its documents carry no "
+               "end-of-text token" if ctx.framing == "none" else
+               "the documents do not end with one and the store names no eos_id")
+        msg = (f"{boundaries} document boundaries with an end-of-text token, but {why}: "
+               "re-tokenize with --framing eos, or pass --eos-id N to append one (N: the "
+               "tokenizer's end-of-text id, listed by `mixforge tokenizer inspect`)")
         raise ConfigError(msg)
