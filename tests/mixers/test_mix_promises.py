@@ -190,6 +190,33 @@ def test_unimax_and_capped_proposals_export_with_default_options(token_store, tm
     check_promises(store, plan, rep.out)
 
 
+def test_a_real_proposal_exports_with_default_options(token_store, tmp_path):
+    """#18 with `propose_mix` itself: planted probe results where each domain's bpb falls
+    with its own weight, targeting the smallest domain, push it to its cap bound."""
+    import polars as pl
+
+    from mixforge.mixers.propose import propose_mix
+
+    store = TokenStore(token_store)
+    tokens = store_tokens(store)
+    domains = sorted(tokens)
+    small = min(tokens, key=tokens.get)
+    rng = np.random.default_rng(7)
+    w = rng.dirichlet(np.ones(len(domains)), 40)
+    y = 3.0 - 2.0 * w + rng.normal(0, 0.01, w.shape)
+    results = pl.DataFrame({**{f"w:{d}": w[:, i] for i, d in enumerate(domains)},
+                            **{f"bpb:{d}": y[:, i] for i, d in enumerate(domains)}})
+    budget = int(sum(tokens.values()) * 1.5)
+    mix, _ = propose_mix(results, tokens, budget, epoch_cap=2.0, target=small,
+                         regressor="linear", kl=0.0)
+    target = mix.weights[small] * budget
+    assert target == pytest.approx(2.0 * tokens[small], rel=1e-3)  # at its cap bound
+    plan = plan_store(mix, store, val_fraction=ExportConfig().val_fraction)
+    plan.check()
+    rep = export(store, mix, ExportConfig(out=tmp_path / "prop"))
+    check_promises(store, plan, rep.out)
+
+
 def test_cli_unimax_plan_then_export_with_defaults(token_store, tmp_path):
     tokens = store_tokens(token_store)
     mix_file = tmp_path / "u.yaml"

@@ -305,3 +305,13 @@ def test_the_load_time_proof_catches_a_special_token_mismatch(trained, trained_j
     enc = build_encoder(trained, specials="text")
     assert enc.engine == "tokenizers" and "differs" in enc.reason
     assert ids_of(enc, SPECIAL_TEXT) == hf_ids(trained_json, SPECIAL_TEXT, "text")
+
+
+def test_a_128k_pretrained_tokenizer_has_its_bos_found():
+    # DeepSeek's 128k byte-level BPE: its EOS was found, its BOS was not
+    from .conftest import real_file
+
+    tok = load_tokenizer(real_file("deepseek_tokenizer.json"))
+    assert tok.vocab_size > 1 << 16
+    assert resolve_special(tok, "", BOS_CANDIDATES, "BOS") == ("<｜begin▁of▁sentence｜>", 0)
+    assert resolve_special(tok, "", EOS_CANDIDATES, "EOS") == ("<｜end▁of▁sentence｜>", 1)
