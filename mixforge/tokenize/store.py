@@ -116,10 +116,13 @@ class DomainTokens:
     def doc_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(shard number int32, start int64, length int64) per document, in store order:
         document ``i`` is ``shard_arrays()[shard[i]][start[i]:start[i] + length[i]]``."""
+        # two columns only (a plan needs the lengths, not the ids and sources)
+        d = self.__dict__.get("docs") or pa.concat_tables(
+            [pq.read_table(self.folder / f"{s}.docs.parquet", columns=["offset", "n_tokens"])
+             for s in self.shards])
         sizes = [pq.read_metadata(self.folder / f"{s}.docs.parquet").num_rows
                  for s in self.shards]
         shard_of = np.repeat(np.arange(len(self.shards), dtype=np.int32), sizes)
-        d = self.docs
         return (shard_of, d["offset"].to_numpy().astype(np.int64),
                 d["n_tokens"].to_numpy().astype(np.int64))
 
