@@ -315,3 +315,48 @@ def test_a_128k_pretrained_tokenizer_has_its_bos_found():
     assert tok.vocab_size > 1 << 16
     assert resolve_special(tok, "", BOS_CANDIDATES, "BOS") == ("<｜begin▁of▁sentence｜>", 0)
     assert resolve_special(tok, "", EOS_CANDIDATES, "EOS") == ("<｜end▁of▁sentence｜>", 1)
+
+
+NORMALIZERS = {
+    "none": lambda: None,
+    "nfkd": normalizers.NFKD,
+    "lowercase": normalizers.Lowercase,
+    "strip": lambda: normalizers.Strip(left=True, right=True),
+    "nfkc_lower": lambda: normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]),
+    "replace": lambda: normalizers.Replace(Regex(r"\s+"), " "),
+}
+PRE_TOKENIZERS = {
+    "bytelevel": lambda: pre_tokenizers.ByteLevel(add_prefix_space=False),
+    "punct_ws": lambda: pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                                 pre_tokenizers.Punctuation(),
+                                                 pre_tokenizers.ByteLevel(use_regex=False)]),
+    "scripts": lambda: pre_tokenizers.Sequence([pre_tokenizers.UnicodeScripts(),
+                                                pre_tokenizers.ByteLevel()]),
+    "char_delim": lambda: pre_tokenizers.Sequence([pre_tokenizers.CharDelimiterSplit(" "),
+                                                   pre_tokenizers.ByteLevel()]),
+}
+
+
+@pytest.mark.parametrize("pre", sorted(PRE_TOKENIZERS))
+@pytest.mark.parametrize("norm", sorted(NORMALIZERS))
+def test_normalizers_and_pre_tokenizers_of_every_kind(norm, pre, sample_texts, tmp_path):
+    """Byte-level BPEs (fast-path candidates: the proof must decide) with each normalizer
+    and pre-tokenizer, plus special and non-special added tokens, in both modes."""
+    tok = Tokenizer(models.BPE())
+    if NORMALIZERS[norm]() is not None:
+        tok.normalizer = NORMALIZERS[norm]()
+    tok.pre_tokenizer = PRE_TOKENIZERS[pre]()
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(sample_texts[:150], trainer=trainer)
+    tok.add_tokens([AddedToken("<think>", normalized=False), AddedToken("Hello", normalized=True)])
+    path = tmp_path / "t.json"
+    tok.save(str(path))
+    loaded = load_tokenizer(path)
+    texts = [*sample_texts[:60], *PLANTED, *SPECIAL_TEXT, "  x <think> HELLO hello Hello  ",
+             " <|endoftext|> ", "\t</s>\n"]
+    for specials in ("text", "control"):
+        enc = build_encoder(loaded, sample=sample_texts[:10], threads=2, specials=specials)
+        assert ids_of(enc, texts) == hf_ids(path, texts, specials), (specials, enc.reason)
