@@ -199,7 +199,7 @@ def choose_val(lens: np.ndarray, target: int, val_target: int, cap: float,
         return perm[:0], []
     cum = np.cumsum(lens[perm])
     total = int(cum[-1])
-    k = closest_prefix(cum, val_target, np.inf)
+    k = closest_prefix(cum, val_target, target)  # never more than the domain's share
     notes = []
     first = k
     if target - val_target > 0:

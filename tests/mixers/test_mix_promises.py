@@ -313,3 +313,13 @@ def test_property_plan_equals_export_on_random_stores(tmp_path):
             exported += 1
         cases += 1
     assert cases > 150 and refused > 5 and exported >= 5  # every branch was exercised
+
+
+def test_validation_never_takes_more_than_the_domain_share():
+    from mixforge.mixers.plan import plan_mix
+
+    lens = {"a": np.array([5, 5, 5, 5])}  # the closest prefix to 4 would be 5 > 4
+    plan = plan_mix(Mix({"a": 1.0}, 4, 10.0), {"a": {"tokens": 20, "docs": 4}},
+                    val_fraction=0.9, doc_lens=lens)
+    row = plan.row("a")
+    assert row.val <= row.target and row.train >= 0 and row.val + row.train == 4
