@@ -323,3 +323,40 @@ def test_validation_never_takes_more_than_the_domain_share():
                     val_fraction=0.9, doc_lens=lens)
     row = plan.row("a")
     assert row.val <= row.target and row.train >= 0 and row.val + row.train == 4
+
+
+def _printed_plan(output: str) -> dict[str, dict[str, int]]:
+    """The per-domain rows of the table `mixforge mix plan` prints."""
+    lines = [ln for ln in output.splitlines() if ln.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = {}
+    for ln in lines[2:]:
+        cells = dict(zip(head, (c.strip() for c in ln.strip("|").split("|")), strict=True))
+        if cells["domain"] != "TOTAL":
+            rows[cells["domain"]] = {k: int(cells[k].replace(",", "")) for k in
+                                     ("train", "val", "val_docs")}
+    return rows
+
+
+def test_case_epoch_cap_through_the_cli(tmp_path):
+    """hunt-1 "epoch cap", its commands as written: what `mix plan` prints is what
+    `export` writes, per domain, within one document."""
+    store_path = _run(tmp_path, [HUNT / "mix2"], HUNT / "tokenizers" / "base_bpe_2048.json")
+    cli = CliRunner()
+    res = cli.invoke(main, ["mix", "plan", "-s", str(store_path), "--strategy", "manual",
+                            "--weights", "uneven=1", "--budget", "4000", "--val-fraction",
+                            "0.1", "--seed", "5", "-o", str(tmp_path / "m.yaml")])
+    assert res.exit_code == 0, res.output
+    printed = _printed_plan(res.output)
+    res = cli.invoke(main, ["export", "-s", str(store_path), "--mix", str(tmp_path / "m.yaml"),
+                            "--format", "nanogpt", "--out", str(tmp_path / "x"),
+                            "--val-fraction", "0.1"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "x" / "mixforge-export.json").read_text())
+    store = TokenStore(store_path)
+    for d, row in printed.items():
+        got = manifest["splits"]["train"]["per_domain"].get(d, {"tokens": 0})["tokens"]
+        assert abs(got - row["train"]) <= int(store.domain(d).doc_lens.max()), d
+        val = manifest["splits"].get("val", {"per_domain": {}})["per_domain"]
+        assert val.get(d, {"tokens": 0})["tokens"] == row["val"], d
+    assert np.bincount(_written(tmp_path / "x", "train")["uneven"]).max() <= 4
