@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from mixforge.executor import LocalExecutor
 from mixforge.stats import stage_files
 from mixforge.tokenize.fast import build_encoder, tiktoken_compat
-from mixforge.tokenize.sources import load_tokenizer
+from mixforge.tokenize.loading import load_tokenizer
 from mixforge.tokenize.stage import TokenizeConfig, tokenize
 
 DEFAULT_TOK = Path.home() / ".cache" / "mixforge" / "tokenizers" / "anthropic_tokenizer.json"

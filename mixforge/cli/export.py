@@ -61,5 +61,8 @@ def command(store: Path | None, run_dir: Path | None, mix_file: Path,
     rows = [{"split": s, "docs": r.docs, "tokens": r.tokens, "files": len(r.files)}
             for s, r in rep.splits.items()]
     click.echo(table(pl.DataFrame(rows), f"{cfg.format} export written to {rep.out}"))
+    if rep.manifest.get("warnings"):
+        click.echo(f"{len(rep.manifest['warnings'])} warning(s) above, also in the manifest",
+                   err=True)
     click.echo(f"{mb:,.1f} MB in {secs:.1f} s ({mb / max(secs, 1e-9):,.0f} MB/s); "
                f"manifest: {rep.out / MANIFEST}")

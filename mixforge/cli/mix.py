@@ -47,7 +47,7 @@ def plan(store: Path | None, run_dir: Path | None, mix_file: Path | None,
 
     from ..config import parse_tokens
     from ..mixers.mix import Mix
-    from ..mixers.plan import plan_mix
+    from ..mixers.plan import plan_store
     from ..mixers.strategies import make_mix, parse_weights, store_tokens
     from ..progress import table
     from ..tokenize.store import TokenStore
@@ -67,8 +67,8 @@ def plan(store: Path | None, run_dir: Path | None, mix_file: Path | None,
         mix = make_mix(strategy, tokens, parse_tokens(budget), epoch_cap=epoch_cap,
                        seed=seed, tau=tau, weights=parse_weights(weights) if weights else None,
                        inputs={"store": str(path)})
-    plan = plan_mix(mix, ts.meta["domains"], val_fraction=val_fraction,
-                    over_cap=over_cap)  # type: ignore[arg-type]
+    plan = plan_store(mix, ts, val_fraction=val_fraction,
+                      over_cap=over_cap)  # type: ignore[arg-type]
     strat = mix.provenance.get("strategy", "given")
     with pl.Config(tbl_width_chars=160):
         click.echo(table(plan.table(), f"plan: {strat} mix of {mix.budget_tokens:,} tokens, "
@@ -76,8 +76,11 @@ def plan(store: Path | None, run_dir: Path | None, mix_file: Path | None,
     for w in plan.warnings:
         click.echo(f"warning: {w}", err=True)
     if plan.shortfall:
-        click.echo(f"warning: --over-cap shrink gives up {plan.shortfall:,} tokens of the "
-                   "budget", err=True)
+        click.echo(f"warning: the plan gives up {plan.shortfall:,} tokens of the budget",
+                   err=True)
+    if plan.over_cap_policy == "error" and any(r.over_cap for r in plan.rows):
+        click.echo("warning: `export` with --over-cap error will refuse this mix; lower the "
+                   "budget, raise the cap, or choose --over-cap exceed or shrink", err=True)
     if out is not None:
         mix.save(out)
         click.echo(f"mix written to {out}")

@@ -22,7 +22,7 @@ def command() -> None:
 @click_options(TrainConfig)
 def train(run_dir: Path, **flags) -> None:
     """Train a byte-level BPE on RUN_DIR's latest document stage."""
-    from ..tokenize.sources import load_tokenizer
+    from ..tokenize.loading import load_tokenizer
     from ..tokenize.train import train_tokenizer
 
     cfg = from_flags(TrainConfig, flags)
@@ -41,7 +41,7 @@ def inspect(spec: str, text: str, allow_download: bool) -> None:
     """Show a tokenizer (SPEC: a tokenizer.json, hf:ORG/NAME, tiktoken:NAME or a .tiktoken
     file): source, fingerprint, vocabulary, special tokens, and which engine encodes it."""
     from ..tokenize.fast import build_encoder
-    from ..tokenize.sources import load_tokenizer
+    from ..tokenize.loading import load_tokenizer
 
     tok = load_tokenizer(spec, allow_download=allow_download)
     enc = build_encoder(tok, "auto", [text])

@@ -158,10 +158,20 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
     cfg_dict = to_dict(cfg) | {"out": None}  # where it is written does not change the bytes
     ctx = ExportContext(store.vocab_size, m.eos_id, m.eos_terminated, cfg.seq_len, cfg.shard_tokens,
                         cfg.prefix, config_hash(mix.to_dict(), cfg_dict, store.meta),
-                        store.meta.get("tokenizer", {}), list(m.domains))
+                        store.meta.get("tokenizer", {}), domains=list(m.domains),
+                        framing=store.meta.get("framing"))
     fmt.check(ctx)
     splits = [s for s in ("train", "val")
               if len(m.splits[s]) or s == "train" or getattr(fmt, "TEXT", False)]
+    warnings = list(m.plan.warnings)
+    if "val" not in splits:
+        warnings.append(
+            f"no validation split written (val_fraction {cfg.val_fraction:g}"
+            + (": it is 0)" if not cfg.val_fraction else
+               " gave no whole document)") + "; a loader that expects one (nanoGPT's "
+            "train.py reads val.bin) needs --val-fraction raised")
+    for w in warnings[len(m.plan.warnings):]:
+        log.warning("export: %s", w)
     results: dict[str, SplitResult] = {}
     protected = (store.path, *_run_dir_of(store.path))
     check_out(cfg.out, cfg.overwrite, protected)  # before any work
@@ -200,7 +210,7 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
             "store": {"path": str(store.path), "dtype": store.meta["dtype"],
                       "vocab_size": store.vocab_size, "tokenizer": store.meta.get("tokenizer")},
             "eos_id": m.eos_id, "eos_appended": m.append_eos, "fingerprint": ctx.fingerprint,
-            "plan": m.plan.to_dict(),
+            "plan": m.plan.to_dict(), "warnings": warnings,
             "splits": {s: {"docs": r.docs, "tokens": r.tokens, "files": r.files,
                            "per_domain": m.taken(s), **r.extra} for s, r in results.items()},
         }

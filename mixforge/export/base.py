@@ -34,6 +34,7 @@ class ExportContext:
     fingerprint: str = ""         # a hash of the mix, store and config (HF's _fingerprint)
     tokenizer: dict[str, Any] = field(default_factory=dict)
     domains: list[str] = field(default_factory=list)  # Chunk.domain indexes this
+    framing: str | None = None    # the store's framing (eos, bos, both, none), if recorded
 
 
 @dataclass
@@ -74,8 +75,12 @@ def rel(folder: Path, paths: list[Path]) -> list[str]:
 def require_eot(ctx: ExportContext, boundaries: str) -> None:
     """Every document must end with the end-of-text token a flat format's loader splits on."""
     if not ctx.eos_terminated:
-        msg = (f"{boundaries} document boundaries with an end-of-text token, but the "
-               "documents do not end with one and the store names no eos_id; pass --eos-id")
+        why = ("the store was tokenized with --framing none, so its documents carry no "
+               "end-of-text token" if ctx.framing == "none" else
+               "the documents do not end with one and the store names no eos_id")
+        msg = (f"{boundaries} document boundaries with an end-of-text token, but {why}: "
+               "re-tokenize with --framing eos, or pass --eos-id N to append one (N: the "
+               "tokenizer's end-of-text id, listed by `mixforge tokenizer inspect`)")
         raise ConfigError(msg)
 
 

@@ -24,7 +24,6 @@ output dtype (64 MB at the default 16M int32 tokens).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 from collections.abc import Iterator
@@ -33,14 +32,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from ..errors import ConfigError
 from ..tokenize.store import DomainTokens, TokenStore
 from ._kernels import gather_docs
 from .export_config import CHUNK_TOKENS
 from .mix import Mix
-from .plan import OverCap, Plan, plan_mix
+from .plan import OverCap, Plan, choose_val, closest_prefix, domain_seed, plan_store
 
 log = logging.getLogger(__name__)
 AppendEos = Literal["auto", "always", "never"]
@@ -67,23 +65,32 @@ class Selection:
         return len(self.doc)
 
 
-def _domain_seed(seed: int, domain: str) -> np.random.SeedSequence:
-    h = int.from_bytes(hashlib.blake2b(domain.encode(), digest_size=8).digest(), "little")
-    return np.random.SeedSequence([seed, h])
+_domain_seed = domain_seed          # the names tests and older callers import
+_closest_prefix = closest_prefix
 
 
-def _closest_prefix(cum: np.ndarray, target: int, limit: float) -> int:
-    """How many leading documents bring the running total closest to ``target``.
+def sample_train(lens: np.ndarray, pool: np.ndarray, train_target: int, cap: float,
+                 ss: np.random.SeedSequence, exceed: bool = False) -> np.ndarray:
+    """The training documents of one domain (indices into ``lens``, repeats allowed).
 
-    ``cum`` is the running total after each document. Never past ``limit`` tokens.
+    Full epochs of ``pool`` (each a fresh permutation), then the prefix of one more
+    permutation closest to what is left of ``train_target``, never past ``cap`` epochs of
+    the pool's tokens (unless ``exceed``): so the domain lands within one document of its
+    target, and within its cap whenever its plan is.
     """
-    k = int(np.searchsorted(cum, target, side="right"))  # cum[k-1] <= target < cum[k]
-    if np.isfinite(limit):
-        k = min(k, int(np.searchsorted(cum, limit, side="right")))
-    below = int(cum[k - 1]) if k else 0
-    if k < len(cum) and cum[k] <= limit and cum[k] - target < target - below:
-        return k + 1
-    return k
+    pool_tokens = int(lens[pool].sum())
+    if train_target <= 0 or pool_tokens == 0:
+        return np.zeros(0, np.int64)
+    limit = np.inf if exceed or not np.isfinite(cap) else int(np.floor(cap * pool_tokens))
+    full = train_target // pool_tokens
+    rng = np.random.default_rng(ss)
+    parts = [pool[rng.permutation(len(pool))] for _ in range(full)]
+    rest = train_target - full * pool_tokens
+    if rest:
+        last = pool[rng.permutation(len(pool))]
+        k = closest_prefix(np.cumsum(lens[last]), rest, limit - full * pool_tokens)
+        parts.append(last[:k])
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 def sample_domain(lens: np.ndarray, val_target: int, train_target: int, cap: float,
@@ -92,26 +99,16 @@ def sample_domain(lens: np.ndarray, val_target: int, train_target: int, cap: flo
     """(validation docs, training docs) of one domain, as document indices.
 
     ``lens`` are the documents' token counts; ``cap`` the epoch cap over the documents
-    left after validation (ignored when ``exceed``).
+    left after validation (ignored when ``exceed``). The validation documents are
+    `plan.choose_val`'s for a domain target of ``val_target + train_target``; training
+    then takes ``train_target`` (the plan's train is the target minus the validation
+    tokens actually held out: use `materialize` for that).
     """
+    lens = np.asarray(lens, np.int64)
     val_ss, train_ss = ss.spawn(2)
-    n = len(lens)
-    perm = np.random.default_rng(val_ss).permutation(n)
-    k = _closest_prefix(np.cumsum(lens[perm]), val_target, np.inf) if val_target else 0
-    val, pool = perm[:k], np.sort(perm[k:])
-    pool_tokens = int(lens[pool].sum())
-    if train_target <= 0 or pool_tokens == 0:
-        return val, np.zeros(0, np.int64)
-    limit = np.inf if exceed or not np.isfinite(cap) else int(np.floor(cap * pool_tokens))
-    full = train_target // pool_tokens
-    rng = np.random.default_rng(train_ss)
-    parts = [pool[rng.permutation(len(pool))] for _ in range(full)]
-    rest = train_target - full * pool_tokens
-    if rest:
-        last = pool[rng.permutation(len(pool))]
-        k = _closest_prefix(np.cumsum(lens[last]), rest, limit - full * pool_tokens)
-        parts.append(last[:k])
-    return val, np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    val, _ = choose_val(lens, val_target + train_target, val_target, cap, val_ss, exceed)
+    pool = np.setdiff1d(np.arange(len(lens)), val)
+    return val, sample_train(lens, pool, train_target, cap, train_ss, exceed)
 
 
 @dataclass
@@ -124,10 +121,8 @@ class _DomainIndex:
 
     @classmethod
     def of(cls, dt: DomainTokens) -> _DomainIndex:
-        sizes = [pq.read_metadata(dt.folder / f"{s}.docs.parquet").num_rows for s in dt.shards]
-        shard_of = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-        starts = dt.docs["offset"].to_numpy().astype(np.int64)
-        return cls(dt.doc_lens, starts, shard_of, dt.shard_arrays(), dt)
+        shard_of, starts, lens = dt.doc_index  # the store's own index, read once
+        return cls(lens, starts, shard_of, dt.shard_arrays(), dt)
 
     def ends_with(self, token: int) -> bool:
         """Whether every non-empty document's last token is ``token``."""
@@ -251,12 +246,13 @@ def materialize(store: TokenStore | str | Path, mix: Mix, *, val_fraction: float
     unless every document already ends with it; ``always`` / ``never`` force it.
     """
     store = store if isinstance(store, TokenStore) else TokenStore(store)
-    plan = plan_mix(mix, store.meta["domains"], val_fraction=val_fraction, over_cap=over_cap)
+    plan = plan_store(mix, store, val_fraction=val_fraction, over_cap=over_cap)
     plan.check()
     for w in plan.warnings:
-        log.warning("mix over cap (over_cap=%s): %s", over_cap, w)
+        log.warning("plan (over_cap=%s): %s", over_cap, w)
     if plan.shortfall:
-        log.warning("over_cap=shrink: the budget shrinks by %s tokens", f"{plan.shortfall:,}")
+        log.warning("the budget shrinks by %s tokens (see the warnings above)",
+                    f"{plan.shortfall:,}")
     eos_id = eos_id if eos_id is not None else store.meta.get("eos_id")
     domains = [r.domain for r in plan.rows if r.train or r.val]
     index = {d: _DomainIndex.of(store.domain(d)) for d in domains}
@@ -274,10 +270,13 @@ def materialize(store: TokenStore | str | Path, mix: Mix, *, val_fraction: float
         raise ConfigError(msg)
     per: dict[str, list[tuple[int, np.ndarray]]] = {"train": [], "val": []}
     for di, d in enumerate(domains):
-        row = plan.row(d)
-        val, train = sample_domain(index[d].lens, row.val, row.train, row.cap,
-                                   _domain_seed(mix.seed, d), exceed=over_cap == "exceed")
-        per["val"].append((di, val))
+        row, lens = plan.row(d), index[d].lens
+        val = plan.val_choice[d]  # the plan chose them: its val column is exact
+        pool = np.setdiff1d(np.arange(len(lens)), val)
+        _, train_ss = domain_seed(mix.seed, d).spawn(2)
+        train = sample_train(lens, pool, row.train, row.cap, train_ss,
+                             exceed=over_cap == "exceed")
+        per["val"].append((di, val.astype(np.int64)))
         per["train"].append((di, train))
     splits = {}
     for i, name in enumerate(("train", "val")):

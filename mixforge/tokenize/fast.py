@@ -27,6 +27,16 @@ text before the regex runs, so no pre-token crosses a document boundary: the ids
 those of encoding each document alone. Measured on the real corpus, 2 cores: see
 docs/benchmarks.md (## tokenize).
 
+Special-token strings inside a document (a literal ``<|endoftext|>`` in a web page) are
+ordinary text by default (``specials="text"``), as nanoGPT's and llm.c's data preparation
+do (tiktoken's ``encode_ordinary``): a document cannot inject a document boundary. The
+reference is `tokenizers` with ``Tokenizer.encode_special_tokens = True`` (what
+transformers calls ``split_special_tokens``): added tokens marked ``special`` are not
+matched in text, added tokens that are not special (vocabulary extensions) still are.
+(``encode(..., add_special_tokens=False)`` does *not* do this: it only skips the
+post-processor's BOS/EOS.) ``specials="control"`` matches them as control tokens, as plain
+``Tokenizer.encode`` does.
+
 Lone surrogates (possible in a Python ``str``, never in Arrow) are refused, as
 `tokenizers` refuses them (it raises ``TypeError``; tiktoken would silently replace them
 with U+FFFD, which would change the ids): the encoder raises `InputError` naming the
@@ -49,11 +59,13 @@ from typing import Literal
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from .sources import LoadedTokenizer, TiktokenRecipe, bytes_to_unicode
+from .loading import LoadedTokenizer, TiktokenRecipe, bytes_to_unicode
 
 log = logging.getLogger(__name__)
 
 Engine = Literal["auto", "tiktoken", "tokenizers"]
+Specials = Literal["text", "control"]
+SPECIALS = ("text", "control")
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 SEPARATOR = "\x00\x1f<mixforge-document-end>\x1f\x00"  # ASCII: keeps ASCII text compact
 # Text planted into every load-time check, beside the caller's sample: scripts, emoji
@@ -80,6 +92,7 @@ class Compat:
     id_map: np.ndarray | None  # rank -> id, None when ranks are the ids
     normalizer: bool
     reason: str
+    control: frozenset[str] = frozenset()  # recipe special tokens that are control tokens
 
 
 def _pattern_of(pre: dict | None) -> tuple[str | None, str]:
@@ -123,7 +136,8 @@ def _merges(model: dict) -> list[tuple[str, str]]:
 def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
     """Build the tiktoken recipe of a `tokenizers` byte-level BPE, or say why not."""
     if tok.tiktoken is not None:
-        return Compat(tok.tiktoken, None, False, "tiktoken encoding (native)")
+        return Compat(tok.tiktoken, None, False, "tiktoken encoding (native)",
+                      frozenset(tok.tiktoken.special_tokens))
     data = json.loads(tok.json_text or "{}")
     model = data.get("model") or {}
 
@@ -198,7 +212,8 @@ def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
         specials = {c: n + j for j, c in enumerate(specials)}
     recipe = TiktokenRecipe(f"mixforge-{tok.fingerprint[:12]}", pattern, ranks, specials)
     return Compat(recipe, id_map, has_norm,
-                  f"{why}; {len(results):,} merges" + ("" if monotonic else "; id map"))
+                  f"{why}; {len(results):,} merges" + ("" if monotonic else "; id map"),
+                  frozenset(tok.control_tokens()))
 
 
 def _whole_token_check(tok: LoadedTokenizer, recipe: TiktokenRecipe) -> str | None:
@@ -281,9 +296,14 @@ class Encoder:
     """
 
     def __init__(self, tok: LoadedTokenizer, engine: Literal["tiktoken", "tokenizers"],
-                 reason: str, compat: Compat | None = None, threads: int | None = None) -> None:
-        self.tok, self.engine, self.reason = tok, engine, reason
+                 reason: str, compat: Compat | None = None, threads: int | None = None,
+                 specials: Specials = "text") -> None:
+        if specials not in SPECIALS:
+            msg = f"specials is {specials!r}; choose text or control"
+            raise ConfigError(msg)
+        self.tok, self.engine, self.reason, self.specials = tok, engine, reason, specials
         self.threads = _threads(threads)
+        self._hf = None
         self.vocab_size = tok.vocab_size
         self._compat = compat
         self._pool: ThreadPoolExecutor | None = None
@@ -302,23 +322,39 @@ class Encoder:
                                     mergeable_ranks=compat.recipe.mergeable_ranks,
                                     special_tokens=specials)
             self._core = enc._core_bpe
-            self._allowed = set(specials)
-            self._plain_allowed = set(compat.recipe.special_tokens)
+            # the added tokens matched in text: all of them, or (specials="text") only those
+            # that are not control tokens; the rest is encoded as ordinary text
+            matched = {c for c in compat.recipe.special_tokens
+                       if self.specials == "control" or c not in compat.control}
+            self._allowed = {*matched, SEPARATOR}
+            self._plain_allowed = matched
             self._id_map = compat.id_map
             self._normalize = (_normalizer(tok) if compat.normalizer else None)
-            names = sorted(compat.recipe.special_tokens, key=len, reverse=True)
+            names = sorted(matched, key=len, reverse=True)
             self._special_re = re.compile("|".join(map(re.escape, names))) if names else None
 
     def __getstate__(self) -> dict:
         return {"tok": self.tok, "engine": self.engine, "reason": self.reason,
-                "compat": self._compat, "threads": self.threads}
+                "compat": self._compat, "threads": self.threads, "specials": self.specials}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["tok"], state["engine"], state["reason"], state["compat"],
-                      state["threads"])
+                      state["threads"], state["specials"])
 
     def info(self) -> dict:
-        return {"engine": self.engine, "reason": self.reason}
+        return {"engine": self.engine, "reason": self.reason, "specials": self.specials}
+
+    @property
+    def hf(self):
+        """The reference `tokenizers.Tokenizer`, set to this encoder's special-token mode
+        (its own copy: ``encode_special_tokens`` is a setting of the instance)."""
+        if self._hf is None:
+            from tokenizers import Tokenizer
+
+            hf = Tokenizer.from_str(self.tok.hf.to_str())
+            hf.encode_special_tokens = self.specials == "text"
+            self._hf = hf
+        return self._hf
 
     # ------------------------------------------------------------------ encoding
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -402,7 +438,7 @@ class Encoder:
         return np.concatenate(out), np.array(lens, dtype=np.int64)
 
     def _encode_hf(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        hf = self.tok.hf
+        hf = self.hf
         for i, t in enumerate(texts):
             if not t.isascii():
                 try:
@@ -454,17 +490,21 @@ def compare(a: Encoder, b_tokens: tuple[np.ndarray, np.ndarray],
 
 
 def build_encoder(tok: LoadedTokenizer, engine: Engine = "auto",
-                  sample: Sequence[str] = (), threads: int | None = None) -> Encoder:
+                  sample: Sequence[str] = (), threads: int | None = None,
+                  specials: Specials = "text") -> Encoder:
     """The fastest engine that gives `tokenizers`' ids on ``sample`` and the probes.
 
     ``engine="tiktoken"`` insists (a ConfigError if the tokenizer cannot be mapped or the
     ids differ); ``"tokenizers"`` skips the fast path; ``"auto"`` falls back with a reason.
+    ``specials``: ``"text"`` (default) encodes special-token strings found in documents as
+    ordinary text (`tokenizers` with ``encode_special_tokens = True``); ``"control"``
+    turns them into the control tokens.
     """
     if engine not in ("auto", "tiktoken", "tokenizers"):
         msg = f"engine {engine!r}: choose auto, tiktoken or tokenizers"
         raise ConfigError(msg)
     hf_enc = Encoder(tok, "tokenizers", "requested" if engine == "tokenizers" else "", None,
-                     threads)
+                     threads, specials)
     if engine == "tokenizers":
         return hf_enc
     compat = tiktoken_compat(tok)
@@ -473,9 +513,11 @@ def build_encoder(tok: LoadedTokenizer, engine: Engine = "auto",
         problem = _whole_token_check(tok, compat.recipe)  # type: ignore[arg-type]
     fast = None
     if problem is None:
-        fast = Encoder(tok, "tiktoken", compat.reason, compat, threads)
-        texts = [*PROBES, *tok.special_tokens()[:8], *sample]
-        if tok.tiktoken is None:  # a tiktoken source is its own reference
+        fast = Encoder(tok, "tiktoken", compat.reason, compat, threads, specials)
+        names = tok.special_tokens()[:8]
+        texts = [*PROBES, *names, *(f"a{n}b {n}\n{n}{n}" for n in names), *sample]
+        if tok.tiktoken is None:  # a tiktoken source is its own reference (in "text"
+            # mode tiktoken's encode with no allowed specials is its encode_ordinary)
             problem = compare(fast, hf_enc._encode_hf(texts), texts)
     if problem is None and fast is not None:
         fast.reason = (f"{compat.reason}; ids identical to tokenizers on "

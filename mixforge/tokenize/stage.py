@@ -39,8 +39,8 @@ from ..executor import Executor, OnResult, get_executor
 from ..layout import TOKEN_STORE, tokenizer_json
 from ..rundir import ShardTask, StageReport, run_stage
 from ..stats import stage_files
-from .fast import Encoder, build_encoder
-from .sources import LoadedTokenizer, load_tokenizer
+from .fast import Encoder, Specials, build_encoder
+from .loading import LoadedTokenizer, load_tokenizer
 from .store import finalize_store, token_dtype, write_shard
 from .train import iter_texts
 
@@ -58,10 +58,18 @@ class TokenizeConfig:
                          "tokenizer.json, from `mixforge tokenizer train`).")
     framing: Framing = opt("eos", "Special tokens around each document: append EOS, prepend "
                            "BOS, both, or none.")
-    bos_token: str = opt("", "The BOS token string (default: <|bos|>, <s>, <|begin_of_text|>, "
-                         "<|startoftext|> or <|endoftext|>, the first the tokenizer has).")
-    eos_token: str = opt("", "The EOS token string (default: <|endoftext|>, </s>, "
-                         "<|end_of_text|> or <EOT>, the first the tokenizer has).")
+    bos_token: str = opt("", "The BOS token string (default: the one the tokenizer's own "
+                         "post-processor puts first, else the first of the usual names it "
+                         "has: <|begin_of_text|>, <s>, <bos>, <|bos|>, [CLS], ... see "
+                         "docs/tokenize.md).")
+    eos_token: str = opt("", "The EOS token string (default: the one the tokenizer's own "
+                         "post-processor puts last, else the first of the usual names it "
+                         "has: <|endoftext|>, <|end_of_text|>, </s>, <eos>, [SEP], ... see "
+                         "docs/tokenize.md).")
+    special_tokens_in_text: Specials = opt(
+        "text", "A special-token string inside a document (a literal <|endoftext|>): 'text' "
+        "encodes it as ordinary text (as nanoGPT/llm.c prepare data; a document cannot "
+        "inject a boundary), 'control' turns it into the control token.")
     engine: Literal["auto", "tiktoken", "tokenizers"] = opt(
         "auto", "Encoding engine: auto (tiktoken when proven identical to tokenizers, else "
         "tokenizers), or force one.")
@@ -78,14 +86,27 @@ class TokenizeConfig:
             raise ConfigError(msg)
 
 
-BOS_CANDIDATES = ("<|bos|>", "<s>", "<|begin_of_text|>", "<|startoftext|>", "<|endoftext|>")
-EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<EOT>", "<｜end▁of▁sentence｜>")
+# The usual BOS/EOS names of the common model families, most specific first (a tokenizer
+# holding several takes the first): Llama 3, DeepSeek, Llama 2 / Mistral / RoBERTa, Gemma,
+# mixforge's own trainer, GPT-J/NeoX-style, BERT, Qwen (no BOS of its own: <|im_start|>),
+# GPT-2 (<|endoftext|> both ways), T5 (decoder start <pad>, EOS </s>).
+BOS_CANDIDATES = ("<|begin_of_text|>", "<｜begin▁of▁sentence｜>", "<s>", "<bos>", "<|bos|>",
+                  "<|startoftext|>", "<SOS>", "[CLS]", "<|im_start|>", "<|endoftext|>", "<pad>")
+EOS_CANDIDATES = ("<|endoftext|>", "<|end_of_text|>", "<｜end▁of▁sentence｜>", "</s>", "<eos>",
+                  "<|eos|>", "<EOT>", "[SEP]", "<|im_end|>")
 
 
 def resolve_special(tok: LoadedTokenizer, given: str, candidates: tuple[str, ...],
                     what: str) -> tuple[str, int]:
-    """The (string, id) of the BOS/EOS token: the given one, or the first candidate found."""
-    for name in ([given] if given else candidates):
+    """The (string, id) of the BOS/EOS token.
+
+    The given name; else the one the tokenizer's own post-processor template puts before
+    (BOS) or after (EOS) a sequence (`LoadedTokenizer.template_specials`); else the first
+    of ``candidates`` the tokenizer has. ConfigError when none is found.
+    """
+    template = tok.template_specials()[0 if what == "BOS" else 1]
+    names = [given] if given else [*([template] if template else []), *candidates]
+    for name in names:
         i = tok.token_id(name)
         if i is not None:
             return name, i
@@ -218,7 +239,8 @@ def plan_tokenize(cfg: TokenizeConfig, run_dir: str | Path, workers: int | None 
         break
     workers = max(1, workers or os.cpu_count() or 1)
     threads = max(1, (os.cpu_count() or 1) // max(1, min(workers, len(files))))
-    enc = build_encoder(tok, cfg.engine, sample, threads=threads)
+    enc = build_encoder(tok, cfg.engine, sample, threads=threads,
+                        specials=cfg.special_tokens_in_text)
     bos = resolve_special(tok, cfg.bos_token, BOS_CANDIDATES, "BOS") \
         if cfg.framing in ("bos", "both") else None
     eos = resolve_special(tok, cfg.eos_token, EOS_CANDIDATES, "EOS") \
@@ -226,7 +248,8 @@ def plan_tokenize(cfg: TokenizeConfig, run_dir: str | Path, workers: int | None 
     dtype = token_dtype(tok.vocab_size)
     # the engine is not in the key: both engines give the same ids, by construction
     cfg_key = config_hash({"fingerprint": tok.fingerprint, "framing": cfg.framing,
-                           "bos": bos, "eos": eos, "dtype": dtype.name})
+                           "bos": bos, "eos": eos, "dtype": dtype.name,
+                           "specials": cfg.special_tokens_in_text})
     in_dir = run_dir / stage
     tasks = []
     for path in files:
@@ -256,6 +279,7 @@ def tokenize(cfg: TokenizeConfig, run_dir: str | Path, executor: Executor | None
                                 **enc.info()})
     meta = finalize_store(Path(run_dir) / STAGE, enc.vocab_size, enc.tok.info(), {
         "engine": enc.engine, "engine_reason": enc.reason, "framing": cfg.framing,
+        "special_tokens_in_text": cfg.special_tokens_in_text,
         "bos": prep.bos and {"token": prep.bos[0], "id": prep.bos[1]},
         "eos": prep.eos and {"token": prep.eos[0], "id": prep.eos[1]},
         "eos_id": prep.eos[1] if prep.eos else None,

@@ -113,30 +113,34 @@ class DomainTokens:
         return out
 
     @cached_property
-    def _index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(shard number, start, length) per document."""
+    def doc_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(shard number int32, start int64, length int64) per document, in store order:
+        document ``i`` is ``shard_arrays()[shard[i]][start[i]:start[i] + length[i]]``."""
+        # two columns only (a plan needs the lengths, not the ids and sources)
+        d = self.__dict__.get("docs") or pa.concat_tables(
+            [pq.read_table(self.folder / f"{s}.docs.parquet", columns=["offset", "n_tokens"])
+             for s in self.shards])
         sizes = [pq.read_metadata(self.folder / f"{s}.docs.parquet").num_rows
                  for s in self.shards]
         shard_of = np.repeat(np.arange(len(self.shards), dtype=np.int32), sizes)
-        d = self.docs
         return (shard_of, d["offset"].to_numpy().astype(np.int64),
                 d["n_tokens"].to_numpy().astype(np.int64))
 
     @property
     def n_docs(self) -> int:
-        return len(self._index[0])
+        return len(self.doc_index[0])
 
     @property
     def doc_lens(self) -> np.ndarray:
-        return self._index[2]
+        return self.doc_index[2]
 
     @property
     def n_tokens(self) -> int:
-        return int(self._index[2].sum())
+        return int(self.doc_index[2].sum())
 
     def doc(self, i: int) -> np.ndarray:
         """The tokens of document ``i`` (a read-only view into the memory map)."""
-        shard, start, length = (a[i] for a in self._index)
+        shard, start, length = (a[i] for a in self.doc_index)
         return self._arrays[shard][start:start + length]
 
     def shard_arrays(self) -> list[np.ndarray]:

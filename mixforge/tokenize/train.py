@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..layout import TOKENIZER, tokenizer_json
 from ..rundir import atomic_path, read_marker, write_json
 from ..stats import stage_files
-from .sources import load_tokenizer
+from .loading import load_tokenizer
 
 log = logging.getLogger(__name__)
 GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
@@ -122,9 +122,22 @@ def train_tokenizer(run_dir: str | Path, cfg: TrainConfig | None = None) -> Path
     with atomic_path(out) as tmp:
         tok.save(str(tmp))
     loaded = load_tokenizer(out)
+    warnings = []
+    if tok.get_vocab_size() < cfg.vocab_size:
+        # the trainer stops when no pair occurs min_frequency times: a small or repetitive
+        # corpus cannot fill the vocabulary, and `tokenizers` says nothing about it
+        warnings.append(
+            f"the trained vocabulary has {tok.get_vocab_size():,} tokens, fewer than the "
+            f"{cfg.vocab_size:,} asked: {stage} holds too little distinct text "
+            f"({counts['docs']:,} documents, {counts['chars']:,} characters) for more "
+            f"merges at min_frequency {cfg.min_frequency}; train on more text or ask for "
+            "a smaller --vocab-size")
+        log.warning("%s", warnings[-1])
     write_json(out.parent / "train.json", {"key": key, "config": to_dict(cfg),
                                            "input_stage": stage,
                                            **counts, "vocab_size": tok.get_vocab_size(),
+                                           "vocab_size_asked": cfg.vocab_size,
+                                           "warnings": warnings,
                                            "fingerprint": loaded.fingerprint})
     log.info("trained a %d-token BPE on %d documents of %s", tok.get_vocab_size(),
              counts["docs"], stage)

@@ -105,7 +105,7 @@ class DomainStream:
             raise ConfigError(msg)
         # plain ndarray views of the memory maps (slicing a np.memmap costs ~10x more)
         self._arrays = [a.view(np.ndarray) for a in dom.shard_arrays()]
-        shard, start, _ = dom._index
+        shard, start, _ = dom.doc_index
         self._shard = shard[self.train_docs].tolist()
         self._start = start[self.train_docs].tolist()
         self._len = lens.tolist()

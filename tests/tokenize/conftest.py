@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mixforge.tokenize.sources import load_tokenizer
+from mixforge.tokenize.loading import load_tokenizer
 from mixforge.tokenize.train import TrainConfig, train_on_texts
 from tests.requires import require
 

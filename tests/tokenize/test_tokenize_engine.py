@@ -11,13 +11,16 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
 from mixforge.errors import ConfigError, InputError
 from mixforge.tokenize.fast import PROBES, build_encoder
-from mixforge.tokenize.sources import bytes_to_unicode, from_tiktoken_file, load_tokenizer
+from mixforge.tokenize.loading import bytes_to_unicode, from_tiktoken_file, load_tokenizer
 
 from .conftest import CL100K_CACHE_NAME, PLANTED, real_file
 
 
 def hf_ids(tok, texts):
-    return [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    """`tokenizers`' ids with special-token strings in text kept as text (the default)."""
+    ref = Tokenizer.from_str(tok.to_str())
+    ref.encode_special_tokens = True
+    return [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
 
 
 def split(tokens, lens):

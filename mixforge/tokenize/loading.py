@@ -92,10 +92,10 @@ class LoadedTokenizer:
         if self.tiktoken is not None:
             ids = [*self.tiktoken.mergeable_ranks.values(), *self.tiktoken.special_tokens.values()]
             return max(ids) + 1
-        model = json.loads(self.json_text or "{}")
-        ids = list(model.get("model", {}).get("vocab", {}).values())
-        ids += [t["id"] for t in model.get("added_tokens", [])]
-        return max(ids) + 1 if ids else self.hf.get_vocab_size(with_added_tokens=True)
+        # every model kind (BPE/WordPiece/WordLevel: a token -> id map; Unigram: a list of
+        # [piece, score]) is read through `tokenizers` itself; ids may have gaps
+        vocab = self.hf.get_vocab(with_added_tokens=True)
+        return max(vocab.values()) + 1 if vocab else 0
 
     def token_id(self, token: str) -> int | None:
         """The id of a (special) token string, or None."""
@@ -111,6 +111,50 @@ class LoadedTokenizer:
             return sorted(self.tiktoken.special_tokens, key=self.tiktoken.special_tokens.get)
         added = json.loads(self.json_text or "{}").get("added_tokens", [])
         return [t["content"] for t in sorted(added, key=lambda t: t["id"])]
+
+    def control_tokens(self) -> set[str]:
+        """The added tokens marked ``special`` (control tokens: BOS, EOS, pad, ...).
+
+        These are the strings `tokenizers` stops matching in text when
+        ``Tokenizer.encode_special_tokens`` is set; added tokens that are not special (a
+        vocabulary extension) always match. Every tiktoken special token is a control token.
+        """
+        if self.tiktoken is not None:
+            return set(self.tiktoken.special_tokens)
+        added = json.loads(self.json_text or "{}").get("added_tokens", [])
+        return {t["content"] for t in added if t.get("special")}
+
+    def template_specials(self) -> tuple[str | None, str | None]:
+        """(BOS, EOS) as the tokenizer's own post-processor frames a single sequence.
+
+        A ``TemplateProcessing`` single template ``<s> $A </s>`` gives ``("<s>", "</s>")``;
+        ``BertProcessing``/``RobertaProcessing`` give their cls/sep tokens. (None, None)
+        when the tokenizer has no such post-processor (e.g. a tiktoken source).
+        """
+        if self.json_text is None:
+            return None, None
+        post = json.loads(self.json_text).get("post_processor") or {}
+        steps = (post.get("processors", []) if post.get("type") == "Sequence" else [post])
+        for p in steps:
+            kind = (p or {}).get("type")
+            if kind in ("BertProcessing", "RobertaProcessing"):
+                return p["cls"][0], p["sep"][0]
+            if kind == "TemplateProcessing":
+                bos = eos = None
+                seen_seq = False
+                for item in p.get("single", []):
+                    if "Sequence" in item:
+                        seen_seq = True
+                    elif "SpecialToken" in item:
+                        key = item["SpecialToken"]["id"]
+                        toks = p.get("special_tokens", {}).get(key, {}).get("tokens") or [key]
+                        name = toks[0]
+                        if seen_seq and eos is None:
+                            eos = name
+                        elif not seen_seq and bos is None:
+                            bos = name
+                return bos, eos
+        return None, None
 
     def info(self) -> dict[str, Any]:
         """What a token store records about its tokenizer."""
