@@ -11,9 +11,9 @@ from pathlib import Path
 
 import polars as pl
 
-from .corpus import build_corpus
+from .corpus import FILTER_POLICY, build_corpus
 from .curate.dedup import ExactConfig, FuzzyConfig
-from .curate.filters import C4Config, FilterConfig, GopherQualityConfig, LanguageConfig
+from .curate.filters import FilterConfig, LanguageConfig
 from .ingest import IngestConfig
 from .layout import FUNNEL
 from .mixers.export_config import ExportConfig
@@ -36,13 +36,11 @@ def demo_config(corpus_dir: Path, run_dir: Path, max_mb: float,
                             on_error="reject"),
         dedup_exact=ExactConfig(),
         dedup_fuzzy=FuzzyConfig(),
-        # The web-prose rules (Gopher quality, C4) and an English-only filter drop 97% of
-        # this corpus (measured: 498 of 16,958 kept: fortunes are short, code is not
-        # "alphabetic" enough); the demo keeps the rules that suit code and licences too
-        # and scores every document's language without filtering on it.
-        filter=FilterConfig(gopher_quality=GopherQualityConfig(enabled=False),
-                            c4=C4Config(enabled=False),
-                            language=LanguageConfig(languages=[])),
+        # The web-prose rules everywhere and an English-only filter drop 97% of this corpus
+        # (measured: 498 of 16,958 kept: fortunes are short, code is not "alphabetic"
+        # enough); the corpus's policy gives each domain the rules that suit it, and every
+        # document's language is scored without filtering on it.
+        filter=FilterConfig(policy=FILTER_POLICY, language=LanguageConfig(languages=[])),
         tokenizer=TokenizerTrainConfig(vocab_size=8192),
         tokenize=TokenizeConfig(),
         # tiny probes (1 block, ~80k parameters): 12 mixes x 60k tokens, batched as one model

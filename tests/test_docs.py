@@ -41,3 +41,14 @@ def test_readme_layout_shows_every_subpackage():
                 if (p / "__init__.py").exists()]
     missing = [p for p in packages if f"  {p}/" not in layout]
     assert packages and not missing, f"README's Layout misses {missing}"
+
+
+def test_the_example_pipeline_filters_the_local_corpus_with_its_policy(tmp_path):
+    import shutil
+
+    from mixforge.corpus import FILTER_POLICY
+    from mixforge.pipeline import load_pipeline
+
+    copy = tmp_path / "pipeline.yaml"
+    shutil.copy(ROOT / "examples" / "pipeline.yaml", copy)
+    assert load_pipeline(copy).filter.policy == FILTER_POLICY

@@ -91,6 +91,18 @@ def command(run: RunOptions, config_path: Path | None, disable: tuple[str, ...],
         df = pl.DataFrame({"group": [g for g, _ in groups], "docs": [v for _, v in groups],
                            "share": [round(v / n, 4) for _, v in groups]})
         click.echo(table(df, "dropped by each rule group alone"))
+    policy = cfg.policies()
+    doms = sorted(k.split(":", 1)[1] for k in totals if k.startswith("domain_in:"))
+    if policy and doms:
+        from ..curate.filters import policy_of
+
+        df = pl.DataFrame({
+            "domain": doms, "policy": [policy_of(d, policy) for d in doms],
+            "docs": [totals[f"domain_in:{d}"] for d in doms],
+            "kept": [totals.get(f"domain_kept:{d}", 0) for d in doms]})
+        df = df.with_columns(dropped=pl.col("docs") - pl.col("kept"),
+                             kept_share=(pl.col("kept") / pl.col("docs")).round(4))
+        click.echo(table(df, "per domain, under its policy"))
     verb = "would keep" if dry_run else "kept"
     click.echo(f"filter: {verb} {totals.get('kept', 0):,} of {totals.get('docs_in', 0):,} "
                f"documents ({totals.get('rejected', 0):,} dropped)")

@@ -37,7 +37,7 @@ from ..executor import Executor, OnResult, get_executor
 from ..jit import announce_compile
 from ..rundir import ShardTask, StageReport, atomic_path, run_stage
 from ..schema import check_documents
-from .filters import GROUPS, FilterConfig, drop_reasons
+from .filters import GROUPS, FilterConfig, code_stats, drop_reasons, policy_of, policy_reasons
 from .textstats import compute_stats
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ def score_table(table: pa.Table, cfg: FilterConfig) -> pa.Table:
     """``id`` plus every statistic (and language columns when language ID is on)."""
     stats = compute_stats(table["text"], cfg.stats_params())
     cols = {"id": table["id"], **{n: stats[n] for n in stats.column_names}}
+    if any(preset == "code" for _, preset in cfg.policies()):
+        code = code_stats(table["text"]).to_arrow()
+        cols.update({n: code[n] for n in code.column_names})
     if cfg.language.enabled:
         from .langid import LanguageIdentifier
 
@@ -89,7 +92,13 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
     check_documents(table)
     scores = score_table(table, cfg)
     stats = pl.from_arrow(scores)
-    reasons = drop_reasons(stats, cfg)
+    policy = cfg.policies()
+    if policy:  # per-domain presets (`filters.PRESETS`)
+        of = {d: policy_of(d, policy) for d in table["domain"].unique().to_pylist()}
+        presets = [of[d] for d in table["domain"].to_pylist()]
+        reasons = policy_reasons(stats, cfg, presets)
+    else:
+        reasons = drop_reasons(stats, cfg)
     keep = reasons.is_null().to_arrow()
     kept = table.filter(keep)
     drop = pa.compute.invert(keep)
@@ -106,6 +115,11 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
     counts = {"docs_in": table.num_rows, "kept": kept.num_rows, "rejected": rejected.num_rows}
     for reason, n in (reasons.drop_nulls().value_counts(sort=True).iter_rows()):
         counts[f"dropped_{reason}"] = int(n)
+    if policy:  # per domain: documents in and kept (filter --dry-run prints them)
+        doms = pl.DataFrame({"d": table["domain"].to_pylist(), "kept": reasons.is_null()})
+        for d, n_in, n_kept in doms.group_by("d").agg(pl.len(), pl.col("kept").sum()).rows():
+            counts[f"domain_in:{d}"] = int(n_in)
+            counts[f"domain_kept:{d}"] = int(n_kept)
     for group in GROUPS:  # what each group alone would drop (as each datatrove filter would)
         if getattr(cfg, group).enabled and (group != "language" or cfg.language.languages):
             alone = drop_reasons(stats, cfg, (group,))
