@@ -43,7 +43,8 @@ class MixSection:
         "unimax", "How weights are chosen; regmix fits the probe sweep's results and "
         "proposes the mix with the lowest predicted held-out bpb; doremi reweights by a "
         "proxy probe's excess loss over a reference probe.")
-    regressor: Literal["mixing_law", "linear"] = opt("mixing_law", "regmix: the loss model.")
+    regressor: Literal["auto", "mixing_law", "linear", "gbm"] = opt(
+        "auto", "regmix: the loss model (auto: the one that wins cross-validation).")
     kl: float = opt(0.05, "regmix: pull toward the prior (KL weight).")
     target: str | None = opt(None, "regmix: minimize this domain's bpb (default: the mean).")
     budget_tokens: int = opt(0, "Total training tokens (0: every token once).")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -51,29 +53,108 @@ def sweep(run_dir: Path, workers: int | None, executor: str, dry_run: bool, **fl
     cfg.probe = from_flags(ProbeConfig, flags, where="probe options")
     cfg.train = from_flags(TrainConfig, flags, where="train options")
     store = TokenStore(cfg.store_dir(run_dir))
+    if cfg.scales:
+        from .transfer import scaled_configs
+
+        subs = [(s.name, sub) for s, sub in scaled_configs(cfg, run_dir)]
+    else:
+        subs = [("", cfg)]
+    for name, sub in subs:
+        _sweep_one(sub, name, store, run_dir, workers, executor, dry_run)
+    if cfg.scales and not dry_run:
+        _echo_transfer([sub.out_dir(run_dir) for _, sub in subs])
+
+
+def _sweep_one(cfg: SweepConfig, name: str, store, run_dir: Path, workers: int | None,
+               executor: str, dry_run: bool) -> None:
     plans = plan_sweep(cfg, store)
     n_params = ProbeConfig(**{**cfg.probe.__dict__, "vocab_size": store.vocab_size}).n_params
-    click.echo(f"probe sweep: {len(plans)} probes of {n_params:,} parameters x "
-               f"{cfg.train.tokens:,} tokens, {cfg.k} per batch, on "
-               f"{cfg.train.resolve_device()}; store {store.path}")
+    click.echo(f"probe sweep{f' (scale {name})' if name else ''}: {len(plans)} probes of "
+               f"{n_params:,} parameters x {cfg.train.tokens:,} tokens, {cfg.k} per batch, "
+               f"on {cfg.train.resolve_device()}; store {store.path}")
     if dry_run:
         for p in plans:
             top = sorted(p.mix.weights.items(), key=lambda kv: -kv[1])[:3]
             click.echo(f"  {p.id} seed {p.seed}: " + ", ".join(f"{d} {w:.2f}" for d, w in top))
         return
-    tok_bar = tqdm(total=len(plans) * cfg.train.tokens, desc="tokens", unit="tok",
-                   unit_scale=True, file=sys.stderr, dynamic_ncols=True, disable=None)
-    probe_bar = tqdm(total=len(plans), desc="probes", unit="probe", file=sys.stderr,
-                     dynamic_ncols=True, disable=None)
-    try:
+    with sweep_progress(len(plans), cfg.train.tokens) as (on_tokens, on_probes):
         report = run_sweep(cfg, run_dir, get_executor(executor, workers or 1),
-                           on_tokens=tok_bar.update, on_probes=probe_bar.update)
-    finally:
-        tok_bar.close()
-        probe_bar.close()
+                           on_tokens=on_tokens, on_probes=on_probes)
     click.echo(f"probes: {len(report.ran)} trained, {len(report.skipped)} already done; "
                f"results in {report.out / 'results.parquet'}")
     click.echo(summary_table(report.results))
+
+
+@contextlib.contextmanager
+def sweep_progress(n_probes: int, tokens: int, every_s: float = 30.0):
+    """(on_tokens, on_probes) callbacks: tqdm bars on a terminal; otherwise (a log file,
+    CI) one ``progress:`` line on stderr at most every ``every_s`` seconds and at each
+    finished batch of probes."""
+    tok_bar = tqdm(total=n_probes * tokens, desc="tokens", unit="tok", unit_scale=True,
+                   file=sys.stderr, dynamic_ncols=True, disable=None)
+    probe_bar = tqdm(total=n_probes, desc="probes", unit="probe", file=sys.stderr,
+                     dynamic_ncols=True, disable=None)
+    state = {"tokens": 0, "probes": 0, "last": time.monotonic(), "start": time.monotonic()}
+
+    def report(force: bool) -> None:
+        now = time.monotonic()
+        if tok_bar.disable and (force or now - state["last"] >= every_s):
+            state["last"] = now
+            rate = state["tokens"] / max(now - state["start"], 1e-9)
+            click.echo(f"progress: {state['probes']}/{n_probes} probes, "
+                       f"{state['tokens']:,}/{n_probes * tokens:,} tokens "
+                       f"({rate:,.0f} tokens/s)", err=True)
+
+    def on_tokens(n: int) -> None:
+        tok_bar.update(n)
+        state["tokens"] += n
+        report(False)
+
+    def on_probes(n: int) -> None:
+        probe_bar.update(n)
+        state["probes"] += n
+        report(True)
+
+    try:
+        yield on_tokens, on_probes
+    finally:
+        tok_bar.close()
+        probe_bar.close()
+
+
+def _echo_transfer(folders: list[Path], metric: str = "bpb:avg", top_k: int = 0,
+                   threshold: float | None = None, seed: int = 0) -> None:
+    from .transfer import THRESHOLD, transfer_report
+
+    df, pairs = transfer_report(folders, metric, top_k, seed=seed,
+                                threshold=THRESHOLD if threshold is None else threshold)
+    click.echo(table(df, f"probe scales compared on {metric}"))
+    for t in pairs:
+        click.echo(t.line())
+
+
+@probe.command(context_settings=CONTEXT)
+@click.argument("sweeps", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--metric", default="bpb:avg", show_default=True,
+              help="The objective the mixes are ranked by: a results column, bpb:<domain>, "
+              "bpb:<target> or bpb:avg.")
+@click.option("--top-k", type=int, default=0, help="Top-k agreement over the k best mixes "
+              "(default: a quarter of the mixes).")
+@click.option("--threshold", type=float, default=None,
+              help="Spearman a scale must reach to be trusted [default: 0.89, Olmix 2026].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+def transfer(sweeps: tuple[Path, ...], metric: str, top_k: int, threshold: float | None,
+             seed: int) -> None:
+    """Do the probes' rankings of mixes hold at a larger scale?
+
+    SWEEPS: a folder written by `probe sweep --scales` (its scale-* sweeps), or two or
+    more sweep folders of the same mixes at different probe sizes. Each is compared with
+    the sweep of the largest probes: Spearman of the two rankings with a bootstrap 95%
+    interval (mixes resampled), top-k agreement, and a verdict against the threshold.
+    """
+    from .transfer import sweep_folders
+
+    _echo_transfer(sweep_folders(list(sweeps)), metric, top_k, threshold, seed)
 
 
 def summary_table(df: pl.DataFrame, rows: int = 20) -> str:

@@ -3,9 +3,10 @@
 Three synthetic domains over a 64-token vocabulary: ``count`` (0,1,2,...,63,0,1,...: fully
 predictable), ``noise`` (uniform random tokens: unlearnable) and ``skip`` (another
 deterministic pattern, steps of 5). The objective is held-out bpb on ``count``, so the
-best mix is known in advance: as much ``count`` as the caps allow. Tiny probes (1 block)
-train 12 mixes batched as one model; the mixing law fitted on their results must put the
-largest weight on ``count`` — at least 0.6, where the natural mix gives it 1/3.
+best mix is known in advance: as much ``count`` as the caps and the probes' region allow.
+Tiny probes (1 block) train 12 mixes batched as one model; the regressor chosen by CV on
+their results must put the largest weight on ``count``, near the largest share of it any
+probe had (about 0.6, where the natural mix gives it 1/3).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def test_sweep_fit_and_proposal_recover_the_planted_optimum(tmp_path):
     mix, fit = propose_mix(results, tokens, budget=sum(tokens.values()), epoch_cap=50.0,
                            target="count", kl=0.01)
     assert max(mix.weights, key=mix.weights.get) == "count"
-    assert mix.weights["count"] >= 0.6
+    # as much `count` as the region the probes covered allows (the proposal may not go
+    # beyond the largest weight a probe gave a domain, nor predict below the best probe
+    # by more than the clip margin)
+    assert mix.weights["count"] >= 0.5
+    assert mix.weights["count"] >= w.max() - 0.1 and mix.weights["count"] <= w.max() + 1e-6
     assert fit["predicted"]["proposed"] < fit["predicted"]["natural"]
     assert fit["cv"]["spearman"] > 0.7, fit
