@@ -214,7 +214,8 @@ def plan_sweep(cfg: SweepConfig, store: TokenStore) -> list[ProbePlan]:
                    f"{store.path}; it has {store.domains}")
             raise ConfigError(msg)
     train = {k: v for k, v in to_dict(cfg.train).items()
-             if k not in ("device", "compile", "threads")}
+             if k not in ("device", "compile", "threads")
+             and not (k == "precision" and v == "auto")}  # "auto": the keys of old sweeps
     base = config_hash(to_dict(cfg.probe), train, cfg.heldout_frac, cfg.heldout_tokens,
                        cfg.seed, targets, _store_hash(store))
     plans = []
