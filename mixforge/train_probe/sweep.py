@@ -376,6 +376,10 @@ def run_sweep(cfg: SweepConfig, run_dir: str | Path, executor: Executor | None =
     >>> rep = run_sweep(SweepConfig(n_probes=8, k=8), "runs/r1")  # doctest: +SKIP
     >>> rep.results.select("probe", "bpb:avg")  # doctest: +SKIP
     """
+    if cfg.scales:
+        msg = ("scales: a sweep at several probe scales runs through `mixforge probe sweep "
+               "--scales` or train_probe.transfer.run_scaled_sweep, one sweep per scale")
+        raise ConfigError(msg)
     executor = executor or LocalExecutor(1)
     store = TokenStore(cfg.store_dir(run_dir))
     plans = plan_sweep(cfg, store)

@@ -143,3 +143,11 @@ def test_scales_sweep_the_same_mixes_at_each_scale(token_store, tmp_path):
     bad = CliRunner().invoke(main, ["probe", "sweep", "-r", str(tmp_path), "--store",
                                     str(token_store), "--scales", "s:depth=1", *tiny])
     assert bad.exit_code == 2 and "at least two scales" in bad.output
+
+
+def test_run_sweep_refuses_scales(token_store, tmp_path):
+    """A pipeline's probe section with scales must not silently sweep one scale."""
+    cfg = SweepConfig(store=str(token_store), out=str(tmp_path / "p"),
+                      scales=["a:depth=1", "b:depth=2"])
+    with pytest.raises(ConfigError, match="run_scaled_sweep"):
+        run_sweep(cfg, tmp_path)
