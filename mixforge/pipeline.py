@@ -135,11 +135,15 @@ def run_mix(section: MixSection, run_dir: Path) -> Path:
     if section.strategy == "regmix":
         import polars as pl
 
-        from .mixers.propose import propose_mix
+        from .mixers.propose import load_sweep_info, propose_mix
 
         results = pl.read_parquet(run_dir / "probes" / "results.parquet")
-        mix, _ = propose_mix(results, tokens, budget, section.epoch_cap, section.target,
-                             section.regressor, section.kl, section.seed)
+        info = load_sweep_info(run_dir / "probes", results)
+        budget = section.budget_tokens or info.get("sweep_budget") or budget
+        mix, fit = propose_mix(results, tokens, budget, section.epoch_cap, section.target,
+                               section.regressor, section.kl, section.seed, sweep=info)
+        for warning in fit["warnings"]:
+            log.warning("mix (regmix): %s", warning)
         return mix.save(run_dir / "mix" / "regmix.yaml")
     mix = make_mix(section.strategy, tokens, section.budget_tokens or sum(tokens.values()),
                    epoch_cap=section.epoch_cap, seed=section.seed, tau=section.tau,

@@ -138,3 +138,31 @@ def test_probe_count_budget_and_provenance():
     for d, why in prov["domains_at_bound"].items():
         assert mix.weights[d] == pytest.approx(w[:, DOMAINS.index(d)].max(), abs=1e-5)
         assert why == "largest probe weight"
+
+
+def test_pipeline_regmix_uses_the_sweeps_budget_and_names_it(token_store, tmp_path):
+    import json
+    import os
+
+    from mixforge.mixers.mix import Mix
+    from mixforge.pipeline import MixSection, run_mix
+    from mixforge.tokenize.store import TokenStore
+
+    run = tmp_path / "run"
+    (run / "probes").mkdir(parents=True)
+    os.symlink(token_store, run / "tokenize")
+    domains = TokenStore(token_store).domains
+    rng = np.random.default_rng(6)
+    w = rng.dirichlet(np.ones(len(domains)), 12)
+    y = 2.0 - 0.5 * w + rng.normal(0, 0.01, w.shape)
+    pl.DataFrame({**{f"w:{d}": w[:, i] for i, d in enumerate(domains)},
+                  **{f"bpb:{d}": y[:, i] for i, d in enumerate(domains)},
+                  "params": [35_840] * 12}).write_parquet(run / "probes" / "results.parquet")
+    (run / "probes" / "sweep.json").write_text(json.dumps(
+        {"config": {"final_budget": 50_000, "probe": {"depth": 1},
+                    "train": {"tokens": 1280}}}))
+    mix = Mix.load(run_mix(MixSection(strategy="regmix"), run))
+    assert mix.budget_tokens == 50_000
+    prov = mix.provenance
+    assert prov["sweep"] == str(run / "probes") and prov["probe_params"] == 35_840
+    assert prov["selected_by"] == "cv" and prov["regressor"] in REGRESSORS
