@@ -72,6 +72,14 @@ def _sweep_one(cfg: SweepConfig, name: str, store, run_dir: Path, workers: int |
     click.echo(f"probe sweep{f' (scale {name})' if name else ''}: {len(plans)} probes of "
                f"{n_params:,} parameters x {cfg.train.tokens:,} tokens, {cfg.k} per batch, "
                f"on {cfg.train.resolve_device()}; store {store.path}")
+    from ..mixers.propose import recommended_probes
+
+    n_mixes = len({p.source for p in plans})
+    want = recommended_probes(len(store.domains))
+    if n_mixes < want:
+        click.echo(f"note: {n_mixes} mixes for {len(store.domains)} domains; {want} or more "
+                   f"are recommended for the fit (4 x (domains + 2); Olmix: the probes "
+                   f"needed grow linearly with the domains)", err=True)
     if dry_run:
         for p in plans:
             top = sorted(p.mix.weights.items(), key=lambda kv: -kv[1])[:3]

@@ -74,9 +74,9 @@ class SweepConfig:
         "regmix", "How to sample mixes when no mix file is given: regmix (prior tokens^0.5, "
         "Dirichlet over a range of strengths, capped at the final budget, small weights "
         "zeroed, deduplicated) or a plain seeded dirichlet around --prior.")
-    final_budget: int = opt(0, "regmix: the final run's training budget in tokens; every "
-                            "sampled mix fits it within epoch_cap, and `mix propose` "
-                            "proposes for it (0: every token of the store once).",
+    final_budget: int = opt(0, "The final run's training budget in tokens: regmix "
+                            "sampling keeps every mix within epoch_cap at it, and `mix "
+                            "propose` proposes for it (0: every token of the store once).",
                             flag="--budget")
     epoch_cap: float = opt(4.0, "regmix: most epochs of any domain at the final budget.")
     n_probes: int = opt(16, "How many mixes to sample (without --mix).")
