@@ -68,3 +68,19 @@ def test_precision_auto_keeps_the_keys_of_earlier_sweeps(token_store, store, mon
     monkeypatch.setattr(sweep_mod, "to_dict", real)
     cfg.train.precision = "bf16"
     assert [p.key for p in plan_sweep(cfg, store)] != auto
+
+
+def test_sweep_progress_is_logged_when_not_a_terminal(capsys):
+    """Under pytest stderr is not a terminal: no bars, but `progress:` lines (one per
+    finished batch, and at most every ``every_s`` seconds while training)."""
+    from mixforge.train_probe.cli import sweep_progress
+
+    with sweep_progress(4, 1000, every_s=3600) as (on_tokens, on_probes):
+        on_tokens(2000)  # within the interval: silent
+        on_probes(2)     # a batch finished: one line
+        on_tokens(2000)
+        on_probes(2)
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("progress:")]
+    assert len(lines) == 2
+    assert lines[0].startswith("progress: 2/4 probes, 2,000/4,000 tokens")
+    assert lines[1].startswith("progress: 4/4 probes, 4,000/4,000 tokens")
