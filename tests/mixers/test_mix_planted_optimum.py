@@ -16,34 +16,15 @@ import pytest
 
 from mixforge.mixers.propose import propose_mix
 from mixforge.mixers.strategies import store_tokens
-from mixforge.tokenize.store import TokenStore, finalize_store, write_shard
+from mixforge.tokenize.store import TokenStore
 from mixforge.train_probe.model import ProbeConfig
 from mixforge.train_probe.sweep import SweepConfig, run_sweep
 from mixforge.train_probe.train import TrainConfig
 
-DOCS, DOC_LEN, VOCAB = 120, 128, 64
-
-
-def _planted_store(root) -> TokenStore:
-    rng = np.random.default_rng(0)
-    starts = rng.integers(0, VOCAB, DOCS)
-    steps = np.arange(DOC_LEN)
-    domains = {
-        "count": (starts[:, None] + steps) % VOCAB,
-        "skip": (starts[:, None] + 5 * steps) % VOCAB,
-        "noise": rng.integers(0, VOCAB, (DOCS, DOC_LEN)),
-    }
-    for name, docs in domains.items():
-        lens = np.full(DOCS, DOC_LEN)
-        write_shard(root, "shard-00000", name, docs.reshape(-1).astype(np.uint16), lens,
-                    [f"{name}-{i}" for i in range(DOCS)], [name] * DOCS, lens)
-    finalize_store(root, VOCAB, {"kind": "planted"}, {"framing": "none"})
-    return TokenStore(root)
-
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_sweep_fit_and_proposal_recover_the_planted_optimum(tmp_path):
-    store = _planted_store(tmp_path / "store")
+def test_sweep_fit_and_proposal_recover_the_planted_optimum(tmp_path, planted_store):
+    store = TokenStore(planted_store(tmp_path / "store"))
     cfg = SweepConfig(store=str(store.path), out=str(tmp_path / "probes"), n_probes=12,
                       k=12, seed=3, epoch_cap=50.0, heldout_tokens=2048,
                       probe=ProbeConfig(depth=1, seq_len=32),

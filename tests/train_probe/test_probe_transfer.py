@@ -12,7 +12,7 @@ from scipy import stats
 from mixforge.cli import main
 from mixforge.errors import ConfigError
 from mixforge.mixers.mix import Mix
-from mixforge.tokenize.store import TokenStore, finalize_store, write_shard
+from mixforge.tokenize.store import TokenStore
 from mixforge.train_probe.model import ProbeConfig
 from mixforge.train_probe.sweep import SweepConfig, run_sweep
 from mixforge.train_probe.train import TrainConfig
@@ -22,8 +22,6 @@ from mixforge.train_probe.transfer import (
     rank_transfer,
     transfer_report,
 )
-
-VOCAB, DOCS, DOC_LEN = 64, 80, 128
 
 
 def _scores(values) -> dict[tuple, float]:
@@ -70,20 +68,6 @@ def test_parse_scales():
             parse_scales(bad)
 
 
-def _planted_store(root) -> TokenStore:
-    """``count`` (0,1,2,... mod 64: learnable) and ``noise`` (uniform random tokens)."""
-    rng = np.random.default_rng(0)
-    starts = rng.integers(0, VOCAB, DOCS)
-    domains = {"count": (starts[:, None] + np.arange(DOC_LEN)) % VOCAB,
-               "noise": rng.integers(0, VOCAB, (DOCS, DOC_LEN))}
-    for name, docs in domains.items():
-        lens = np.full(DOCS, DOC_LEN)
-        write_shard(root, "shard-00000", name, docs.reshape(-1).astype(np.uint16), lens,
-                    [f"{name}-{i}" for i in range(DOCS)], [name] * DOCS, lens)
-    finalize_store(root, VOCAB, {"kind": "planted"}, {"framing": "none"})
-    return TokenStore(root)
-
-
 def _cfg(store, out, seed, mixes) -> SweepConfig:
     return SweepConfig(store=str(store.path), out=str(out), mixes=[str(mixes)], k=8,
                        seed=seed, heldout_tokens=2048, probe=ProbeConfig(depth=1, seq_len=32),
@@ -92,11 +76,11 @@ def _cfg(store, out, seed, mixes) -> SweepConfig:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_same_scale_two_seeds_agree_on_a_planted_corpus(tmp_path):
+def test_same_scale_two_seeds_agree_on_a_planted_corpus(tmp_path, planted_store):
     """Strongly separated mixes (share of the learnable domain 0.05 .. 0.95), trained
     twice with other probe seeds and another held-out split: the rankings on the
     learnable domain agree; shuffling one side's scores breaks the agreement."""
-    store = _planted_store(tmp_path / "store")
+    store = TokenStore(planted_store(tmp_path / "store", ("count", "noise"), docs=80))
     mixes = tmp_path / "mixes"
     mixes.mkdir()
     for i, c in enumerate(np.linspace(0.05, 0.95, 8)):
