@@ -46,7 +46,8 @@ class MixSection:
         "unimax", "How weights are chosen; regmix fits the probe sweep's results and "
         "proposes the mix with the lowest predicted held-out bpb; doremi reweights by a "
         "proxy probe's excess loss over a reference probe.")
-    regressor: Literal["mixing_law", "linear"] = opt("mixing_law", "regmix: the loss model.")
+    regressor: Literal["auto", "mixing_law", "linear", "gbm"] = opt(
+        "auto", "regmix: the loss model (auto: the one that wins cross-validation).")
     kl: float = opt(0.05, "regmix: pull toward the prior (KL weight).")
     target: str | None = opt(None, "regmix: minimize this domain's bpb (default: the mean).")
     budget_tokens: int = opt(0, "Total training tokens (0: every token once).")
@@ -135,11 +136,15 @@ def run_mix(section: MixSection, run_dir: Path) -> Path:
     if section.strategy == "regmix":
         import polars as pl
 
-        from .mixers.propose import propose_mix
+        from .mixers.propose import load_sweep_info, propose_mix
 
         results = pl.read_parquet(probe_results(run_dir))
-        mix, _ = propose_mix(results, tokens, budget, section.epoch_cap, section.target,
-                             section.regressor, section.kl, section.seed)
+        info = load_sweep_info(probe_results(run_dir).parent, results)
+        budget = section.budget_tokens or info.get("sweep_budget") or budget
+        mix, fit = propose_mix(results, tokens, budget, section.epoch_cap, section.target,
+                               section.regressor, section.kl, section.seed, sweep=info)
+        for warning in fit["warnings"]:
+            log.warning("mix (regmix): %s", warning)
         return mix.save(mix_file(run_dir, "regmix"))
     mix = make_mix(section.strategy, tokens, section.budget_tokens or sum(tokens.values()),
                    epoch_cap=section.epoch_cap, seed=section.seed, tau=section.tau,

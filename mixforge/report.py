@@ -250,7 +250,7 @@ def _probe_section(run_dir: Path, rep: Report) -> None:
     store = token_store(run_dir) / STORE_JSON
     if not path.exists() or not store.exists():
         return
-    from .mixers.fit import fit_table
+    from .mixers.propose import fit_report
 
     results = pl.read_parquet(path)
     if results.is_empty() or "bpb:avg" not in results.columns:
@@ -266,17 +266,22 @@ def _probe_section(run_dir: Path, rep: Report) -> None:
              "held-out bpb per domain across the probes", "bits per byte"), "probe bpb"))
     tokens = {d: v["tokens"] for d, v in json.loads(store.read_text())["domains"].items()}
     if len(results) >= 4:
-        fit, preds = fit_table(results, tokens)
-        body += "<h3>Fit on held-out probes (5-fold CV)</h3>" + _table_html(fit)
+        fit = fit_report(results, tokens)
+        preds, best = fit.preds, fit.best or "mixing_law"
+        body += "<h3>Fit on held-out probes (5-fold CV)</h3>" + _table_html(fit.table)
+        body += "".join(f"<p><b>Warning:</b> {html.escape(w)}</p>" for w in fit.warnings())
+        if best not in preds:
+            rep.add("Probes", body)
+            return
 
         def draw(ax):
             y = preds["actual"].reshape(-1)
-            p = preds["mixing_law"].reshape(-1)
+            p = preds[best].reshape(-1)
             ax.scatter(y, p, s=12)
             lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
             ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
             ax.set_xlabel("actual held-out bpb")
-            ax.set_ylabel("predicted (mixing law, CV)")
+            ax.set_ylabel(f"predicted ({best}, CV, clipped to the probes' range)")
             ax.set_title("predicted vs actual, every probe x domain")
 
         body += rep.img(_png(draw), "predicted vs actual")

@@ -81,3 +81,31 @@ def token_store(tmp_path_factory: pytest.TempPathFactory, ingested_table, tiny_t
                    {"kind": "test-bpe", "vocab_size": tiny_tokenizer.get_vocab_size()},
                    {"framing": "eos", "eos_id": eos})
     return out
+
+
+PLANTED_VOCAB = 64
+
+
+def write_planted_store(root: Path, domains=("count", "skip", "noise"), docs: int = 120,
+                        doc_len: int = 128) -> Path:
+    """A synthetic store over a 64-token vocabulary with known learnability: ``count``
+    (0,1,2,...,63,0,...: fully predictable), ``skip`` (steps of 5: deterministic too) and
+    ``noise`` (uniform random tokens: unlearnable); writes only ``domains``."""
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, PLANTED_VOCAB, docs)
+    steps = np.arange(doc_len)
+    made = {"count": (starts[:, None] + steps) % PLANTED_VOCAB,
+            "skip": (starts[:, None] + 5 * steps) % PLANTED_VOCAB,
+            "noise": rng.integers(0, PLANTED_VOCAB, (docs, doc_len))}
+    for name in domains:
+        lens = np.full(docs, doc_len)
+        write_shard(root, "shard-00000", name, made[name].reshape(-1).astype(np.uint16),
+                    lens, [f"{name}-{i}" for i in range(docs)], [name] * docs, lens)
+    finalize_store(root, PLANTED_VOCAB, {"kind": "planted"}, {"framing": "none"})
+    return root
+
+
+@pytest.fixture
+def planted_store():
+    """``write_planted_store(root, domains, docs, doc_len)``: see there."""
+    return write_planted_store

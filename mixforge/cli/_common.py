@@ -78,15 +78,36 @@ def store_path(store: Path | None, run_dir: Path | None) -> Path:
     return store if store is not None else token_store(run_dir)
 
 
-def probe_results(run_dir: Path):
-    """The probe sweep's results table of ``run_dir`` (a `ConfigError` if it has none)."""
-    import polars as pl
+def probes_option(fn):
+    """``--probes/-p``: a probe sweep's folder (or its results.parquet)."""
+    return click.option("--probes", "-p", type=click.Path(path_type=Path), default=None,
+                        help="The probe sweep's folder (or its results.parquet), e.g. a "
+                        "sweep written with --out (default: RUN_DIR/probes).")(fn)
 
+
+def probes_folder(run_dir: Path | None, probes: Path | None) -> Path:
+    """The sweep folder `probes_option` names, else RUN_DIR/probes."""
     from ..errors import ConfigError
     from ..layout import probe_results as results_path
 
-    path = results_path(run_dir)
+    if probes is not None:
+        return probes.parent if probes.suffix == ".parquet" else probes
+    if run_dir is None:
+        msg = "name the probe sweep: --probes PATH (a sweep folder), or --run-dir RUN"
+        raise ConfigError(msg)
+    return results_path(run_dir).parent
+
+
+def probe_results(folder: Path):
+    """The results table of the sweep in ``folder`` (a `ConfigError` if it has none)."""
+    import polars as pl
+
+    from ..errors import ConfigError
+    from ..layout import PROBE_RESULTS
+
+    path = folder / PROBE_RESULTS
     if not path.exists():
-        msg = f"{path} does not exist: run `mixforge probe sweep -r {run_dir}` first"
+        msg = (f"{path} does not exist: run `mixforge probe sweep` first (with --out "
+               f"{folder} if it is not RUN_DIR/probes), or point --probes at its folder")
         raise ConfigError(msg)
     return pl.read_parquet(path)

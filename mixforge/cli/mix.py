@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 from ..mixers.strategies import DEFAULT_TAU
-from ._common import CONTEXT, probe_results, store_options, store_path
+from ._common import (
+    CONTEXT,
+    probe_results,
+    probes_folder,
+    probes_option,
+    store_options,
+    store_path,
+)
 
 
 @click.group("mix", context_settings=CONTEXT)
@@ -95,22 +102,25 @@ def plan(store: Path | None, run_dir: Path | None, mix_file: Path | None,
               "proxy probe and reweight domains by excess loss (no sweep needed).")
 @click.option("--doremi-steps", type=int, default=200, show_default=True,
               help="doremi: training steps of the reference and the proxy.")
-@click.option("--regressor", type=click.Choice(["mixing_law", "linear"]),
-              default="mixing_law", show_default=True, help="The loss model of the mix.")
+@probes_option
+@click.option("--regressor", type=click.Choice(["auto", "mixing_law", "linear", "gbm"]),
+              default="auto", show_default=True, help="The loss model of the mix: auto "
+              "takes the one that wins 5-fold CV on the objective.")
 @click.option("--target", default=None,
               help="Minimize this domain's bpb (default: the mean over domains).")
 @click.option("--kl", type=float, default=0.05, show_default=True,
               help="Pull toward the prior (tokens^0.5): KL weight in the objective.")
 @click.option("--budget", type=int, default=0,
-              help="Training tokens of the final run (default: every token once).")
+              help="Training tokens of the final run (default: the sweep's --budget, else "
+              "every token once).")
 @click.option("--epoch-cap", type=float, default=4.0, show_default=True,
               help="Most times any domain may be repeated at that budget.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Where to write the mix (default: RUN_DIR/mix/regmix.yaml).")
-def propose(run_dir: Path, strategy: str, doremi_steps: int, regressor: str,
-            target: str | None, kl: float, budget: int, epoch_cap: float, seed: int,
-            out: Path | None) -> None:
+def propose(run_dir: Path, strategy: str, doremi_steps: int, probes: Path | None,
+            regressor: str, target: str | None, kl: float, budget: int, epoch_cap: float,
+            seed: int, out: Path | None) -> None:
     """Propose a mix: regmix (from a probe sweep) or doremi (reference + proxy probes)."""
     import polars as pl
 
@@ -130,23 +140,36 @@ def propose(run_dir: Path, strategy: str, doremi_steps: int, regressor: str,
         click.echo(f"mix: {m.save(out or mix_file(run_dir, 'doremi'))}")
         return
 
-    from ..mixers.propose import propose_mix
+    from ..mixers.propose import load_sweep_info, propose_mix
     from ..mixers.strategies import store_tokens
 
     tokens = store_tokens(store)
-    m, fit = propose_mix(probe_results(run_dir), tokens, budget or sum(tokens.values()),
-                         epoch_cap, target, regressor, kl, seed)
+    folder = probes_folder(run_dir, probes)
+    results = probe_results(folder)
+    info = load_sweep_info(folder, results)
+    budget = budget or info.get("sweep_budget") or sum(tokens.values())
+    m, fit = propose_mix(results, tokens, budget, epoch_cap, target, regressor, kl, seed,
+                         sweep=info)
     total = sum(tokens.values())
     df = pl.DataFrame([{"domain": d, "natural": round(tokens[d] / total, 4),
                         "uniform": round(1 / len(tokens), 4),
                         "regmix top-k": round(fit["regmix_top_k_weights"][d], 4),
-                        "proposed": round(w, 4)} for d, w in m.weights.items()])
-    click.echo(table(df, f"proposed mix ({regressor}, {fit['n_probes']} probes)"))
+                        "proposed": round(w, 4),
+                        "bound": fit["domains_at_bound"].get(d, "")}
+                       for d, w in m.weights.items()])
+    how = "chosen by CV" if fit["selected_by"] == "cv" else "given"
+    click.echo(table(df, f"proposed mix ({fit['regressor']}, {how}; {fit['n_probes']} "
+                         f"probes; budget {budget:,} tokens)"))
     p = fit["predicted"]
     click.echo(f"predicted {fit['target']} bpb: proposed {p['proposed']:.4f}, regmix top-k "
                f"{p['regmix_top_k']:.4f}, natural {p['natural']:.4f}, uniform "
                f"{p['uniform']:.4f}")
     if fit["cv"]:
-        click.echo(f"fit (5-fold CV on held-out probes): Spearman {fit['cv']['spearman']:.3f}, "
-                   f"MAE {fit['cv']['mae']:.4f} bpb")
+        row = next(r for r in fit["cv_table"] if r["predictor"] == fit["best_trivial"])
+        click.echo(f"fit (5-fold CV on held-out probes, {fit['target']}): Spearman "
+                   f"{fit['cv']['spearman']:.3f}, MAE {fit['cv']['mae']:.4f} bpb; best "
+                   f"trivial predictor ({fit['best_trivial'].removeprefix('trivial: ')}) "
+                   f"Spearman {row['spearman_obj']:.3f}, MAE {row['mae_obj']:.4f}")
+    for w in fit["warnings"]:
+        click.echo(f"warning: {w}", err=True)
     click.echo(f"mix: {m.save(out or mix_file(run_dir, 'regmix'))}")

@@ -21,6 +21,23 @@ def token_prior(tokens: dict[str, int], power: float = 0.5) -> dict[str, float]:
     return {d: v / total for d, v in w.items()}
 
 
+def dirichlet_around(prior: np.ndarray, strength: float, rng: np.random.Generator
+                     ) -> np.ndarray:
+    """One mix drawn from a Dirichlet centred on ``prior`` (d,): alpha = strength x d x
+    prior, floored at 1e-3 (a zero prior share would make the Dirichlet undefined).
+
+    The one Dirichlet sampler of mixforge: the sweep's ``dirichlet`` and ``regmix``
+    strategies and the proposal's simulated top-k all draw through it. Smaller
+    ``strength`` gives sparser, more extreme mixes.
+    """
+    return rng.dirichlet(np.maximum(prior * len(prior) * strength, 1e-3))
+
+
+def random_strength(rng: np.random.Generator, strengths: tuple[float, float]) -> float:
+    """A strength drawn log-uniformly from ``strengths`` (RegMix's range of Dirichlets)."""
+    return float(np.exp(rng.uniform(np.log(strengths[0]), np.log(strengths[1]))))
+
+
 def sample_mixes(tokens: dict[str, int], n: int, budget: int, epoch_cap: float = 4.0,
                  seed: int = 0, strengths: tuple[float, float] = (0.1, 5.0),
                  min_weight: float = 0.01, power: float = 0.5,
@@ -31,14 +48,13 @@ def sample_mixes(tokens: dict[str, int], n: int, budget: int, epoch_cap: float =
     avail = np.array([tokens[d] for d in domains], dtype=float)
     cap = epoch_cap * avail / budget if budget else np.full(len(domains), np.inf)
     rng = np.random.default_rng(seed)
-    lo, hi = np.log(strengths[0]), np.log(strengths[1])
     out, seen = [], set()
     candidates = [prior]
     tries = 0
     while len(out) < n and tries < max_tries:
         tries += 1
-        w = candidates.pop() if candidates else rng.dirichlet(
-            np.maximum(prior * len(domains) * np.exp(rng.uniform(lo, hi)), 1e-3))
+        w = candidates.pop() if candidates else dirichlet_around(
+            prior, random_strength(rng, strengths), rng)
         w = np.where(w < min_weight, 0.0, w)
         if w.sum() <= 0:
             continue

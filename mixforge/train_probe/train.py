@@ -7,8 +7,9 @@ exactly its own gradient); gradients are clipped per probe; one AdamW step updat
 linearly, holds, then decays linearly to ``final_lr_frac`` over the last
 ``warmdown_frac`` of the steps (nanochat's schedule).
 
-Paths: on CPU (tests, CI) fp32 and eager. With CUDA (``device="auto"``), bf16 autocast
-and, by default, ``torch.compile`` of the model; the batching matters more there: one
+Paths: on CPU (tests, CI) fp32 and eager by default (``precision="bf16"`` autocasts the
+training matmuls where the CPU has bf16 units). With CUDA (``device="auto"``), bf16
+autocast and, by default, ``torch.compile`` of the model; the batching matters more there: one
 1M-parameter probe is ~2 GFLOP per step at B=16, T=128, far below what fills an H100.
 
 Evaluation runs ``evals`` times at evenly spaced steps (the last at the end) on the
@@ -59,6 +60,10 @@ class TrainConfig:
     compile: Literal["auto", "on", "off"] = opt(
         "auto", "torch.compile the model: auto = on with CUDA, off on CPU.")
     threads: int = opt(0, "torch CPU threads (0: leave torch's default).")
+    precision: Literal["auto", "bf16", "fp32"] = opt(
+        "auto", "Training matmuls: auto = bf16 autocast with CUDA, fp32 on CPU; bf16 on a "
+        "CPU with AVX512-BF16/AMX trained 1.1-1.25x the tokens/s of fp32 here "
+        "(docs/probes.md); evaluation stays fp32 on CPU.")
 
     def validate(self) -> None:
         if self.tokens < 1 or self.batch_size < 1 or self.evals < 1:
@@ -180,6 +185,7 @@ def train_probes(store: TokenStore, heldout: HeldOut, mixes: list[Mix], seeds: l
     opt_kw = {"fused": True} if cuda else {"foreach": True}
     optim = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), eps=1e-8,
                               weight_decay=cfg.weight_decay, **opt_kw)
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)
     use_compile = cfg.compile == "on" or (cfg.compile == "auto" and cuda)
     fwd = torch.compile(model) if use_compile else model
     if cuda:
@@ -197,7 +203,7 @@ def train_probes(store: TokenStore, heldout: HeldOut, mixes: list[Mix], seeds: l
         mult = lr_at(step, steps, cfg)
         for group in optim.param_groups:
             group["lr"] = cfg.lr * mult
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = fwd(xy[..., :-1], xy[..., 1:])
         loss.sum().backward()
         if cfg.grad_clip > 0:
@@ -208,7 +214,8 @@ def train_probes(store: TokenStore, heldout: HeldOut, mixes: list[Mix], seeds: l
         if on_step:
             on_step(k * b * t)
         if step + 1 in at_eval:
-            rows = evaluate(model, windows, store, targets, device=device, autocast=cuda)
+            rows = evaluate(model, windows, store, targets, device=device,
+                            autocast=cuda and bf16)
             for i, row in enumerate(rows):
                 curves[i].append({"step": step + 1, "tokens": (step + 1) * b * t, **row})
             log.info("step %d/%d: held-out bpb:avg %s", step + 1, steps,

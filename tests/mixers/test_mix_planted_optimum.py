@@ -3,9 +3,10 @@
 Three synthetic domains over a 64-token vocabulary: ``count`` (0,1,2,...,63,0,1,...: fully
 predictable), ``noise`` (uniform random tokens: unlearnable) and ``skip`` (another
 deterministic pattern, steps of 5). The objective is held-out bpb on ``count``, so the
-best mix is known in advance: as much ``count`` as the caps allow. Tiny probes (1 block)
-train 12 mixes batched as one model; the mixing law fitted on their results must put the
-largest weight on ``count`` — at least 0.6, where the natural mix gives it 1/3.
+best mix is known in advance: as much ``count`` as the caps and the probes' region allow.
+Tiny probes (1 block) train 12 mixes batched as one model; the regressor chosen by CV on
+their results must put the largest weight on ``count``, near the largest share of it any
+probe had (about 0.6, where the natural mix gives it 1/3).
 """
 
 from __future__ import annotations
@@ -15,34 +16,15 @@ import pytest
 
 from mixforge.mixers.propose import propose_mix
 from mixforge.mixers.strategies import store_tokens
-from mixforge.tokenize.store import TokenStore, finalize_store, write_shard
+from mixforge.tokenize.store import TokenStore
 from mixforge.train_probe.model import ProbeConfig
 from mixforge.train_probe.sweep import SweepConfig, run_sweep
 from mixforge.train_probe.train import TrainConfig
 
-DOCS, DOC_LEN, VOCAB = 120, 128, 64
-
-
-def _planted_store(root) -> TokenStore:
-    rng = np.random.default_rng(0)
-    starts = rng.integers(0, VOCAB, DOCS)
-    steps = np.arange(DOC_LEN)
-    domains = {
-        "count": (starts[:, None] + steps) % VOCAB,
-        "skip": (starts[:, None] + 5 * steps) % VOCAB,
-        "noise": rng.integers(0, VOCAB, (DOCS, DOC_LEN)),
-    }
-    for name, docs in domains.items():
-        lens = np.full(DOCS, DOC_LEN)
-        write_shard(root, "shard-00000", name, docs.reshape(-1).astype(np.uint16), lens,
-                    [f"{name}-{i}" for i in range(DOCS)], [name] * DOCS, lens)
-    finalize_store(root, VOCAB, {"kind": "planted"}, {"framing": "none"})
-    return TokenStore(root)
-
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_sweep_fit_and_proposal_recover_the_planted_optimum(tmp_path):
-    store = _planted_store(tmp_path / "store")
+def test_sweep_fit_and_proposal_recover_the_planted_optimum(tmp_path, planted_store):
+    store = TokenStore(planted_store(tmp_path / "store"))
     cfg = SweepConfig(store=str(store.path), out=str(tmp_path / "probes"), n_probes=12,
                       k=12, seed=3, epoch_cap=50.0, heldout_tokens=2048,
                       probe=ProbeConfig(depth=1, seq_len=32),
@@ -57,6 +39,10 @@ def test_sweep_fit_and_proposal_recover_the_planted_optimum(tmp_path):
     mix, fit = propose_mix(results, tokens, budget=sum(tokens.values()), epoch_cap=50.0,
                            target="count", kl=0.01)
     assert max(mix.weights, key=mix.weights.get) == "count"
-    assert mix.weights["count"] >= 0.6
+    # as much `count` as the region the probes covered allows (the proposal may not go
+    # beyond the largest weight a probe gave a domain, nor predict below the best probe
+    # by more than the clip margin)
+    assert mix.weights["count"] >= 0.5
+    assert mix.weights["count"] >= w.max() - 0.1 and mix.weights["count"] <= w.max() + 1e-6
     assert fit["predicted"]["proposed"] < fit["predicted"]["natural"]
     assert fit["cv"]["spearman"] > 0.7, fit

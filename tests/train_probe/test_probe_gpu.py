@@ -24,3 +24,20 @@ def test_gpu_path_learns_like_the_cpu_path(store, heldout, tiny, make_train):
         np.testing.assert_allclose(g.train_loss[:5], c.train_loss[:5], atol=0.02)
         assert abs(g.metrics["loss:avg"] - c.metrics["loss:avg"]) < 0.1
         assert g.tokens_per_domain == c.tokens_per_domain
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_sweep_records_the_device_and_its_speed(token_store, tmp_path):
+    """A sweep on CUDA (bf16 autocast, compiled) records the device and tokens/s; fp32
+    precision on CUDA trains too."""
+    from mixforge.train_probe.model import ProbeConfig
+    from mixforge.train_probe.sweep import SweepConfig, run_sweep
+
+    for precision in ("auto", "fp32"):
+        cfg = SweepConfig(store=str(token_store), out=str(tmp_path / precision), n_probes=4,
+                          k=4, probe=ProbeConfig(depth=1, aspect=16, head_dim=16, seq_len=32))
+        cfg.train.tokens, cfg.train.batch_size, cfg.train.device = 40 * 4 * 32, 4, "cuda"
+        cfg.train.evals, cfg.train.eval_tokens, cfg.train.precision = 1, 512, precision
+        res = run_sweep(cfg, tmp_path).results
+        assert res["device"].to_list() == ["cuda"] * 4
+        assert (res["group_tokens_per_s"] > 0).all() and res["bpb:avg"].is_finite().all()
