@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixforge.mixers.doremi import DoReMiConfig, _domain_means, doremi, update_weights
-
-from .test_mix_planted_optimum import _planted_store
+from mixforge.tokenize.store import TokenStore
 
 
 def test_domain_means_group_rows_by_domain():
@@ -33,8 +32,8 @@ def test_update_rule():
     assert np.isclose(floor.min(), 0.1)  # smoothing keeps every domain at >= c / D
 
 
-def test_doremi_downweights_noise(tmp_path):
-    store = _planted_store(tmp_path / "store")
+def test_doremi_downweights_noise(tmp_path, planted_store):
+    store = TokenStore(planted_store(tmp_path / "store"))
     mix, _info = doremi(store, DoReMiConfig(steps=60, rows_per_domain=4, seq_len=32, lr=1e-2))
     w = mix.weights
     assert min(w, key=w.get) == "noise" and w["noise"] < 1 / 3
