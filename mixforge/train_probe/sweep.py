@@ -109,7 +109,7 @@ class SweepConfig:
             raise ConfigError(msg)
         parse_targets(self.targets)
         if self.scales:
-            from .transfer import parse_scales
+            from .scales import parse_scales
 
             parse_scales(self.scales)
 
