@@ -218,14 +218,14 @@ def _gzip_chunks(f: BinaryIO) -> Iterator[bytes]:
                 if not fed and members and not chunk.strip(b"\0"):
                     break  # zero padding after a member
                 fed = True
-                out = obj.decompress(chunk)
+                out = obj.decompress(chunk, _CHUNK)  # bounded: a 1 MB chunk can inflate 1000x
                 if out:
                     yield out
                 if obj.eof:
                     members += 1
                     chunk, obj, fed = obj.unused_data, zlib.decompressobj(wbits=31), False
                 else:
-                    chunk = b""
+                    chunk = obj.unconsumed_tail
         if fed:
             out = obj.flush()
             if out:
