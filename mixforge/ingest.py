@@ -31,7 +31,15 @@ from .readers import (
     read_batches,
     rejects_table,
 )
-from .rundir import ShardTask, StageReport, atomic_path, fingerprint, run_stage, write_json
+from .rundir import (
+    ShardTask,
+    StageReport,
+    atomic_path,
+    fingerprint,
+    run_lock,
+    run_stage,
+    write_json,
+)
 from .schema import doc_schema
 
 log = logging.getLogger(__name__)
@@ -214,6 +222,12 @@ def ingest(cfg: IngestConfig, run_dir: str | Path, executor: Executor | None = N
     >>> report.totals["kept"]  # doctest: +SKIP
     """
     tasks = plan_ingest(cfg, run_dir)
+    with run_lock(run_dir):  # the stage and its user-id check, as one writer
+        return _ingest(cfg, run_dir, tasks, executor, on_result)
+
+
+def _ingest(cfg: IngestConfig, run_dir: str | Path, tasks: list[ShardTask],
+            executor: Executor | None, on_result: OnResult | None) -> StageReport:
     report = run_stage(tasks, ingest_shard, executor or get_executor(), on_result,
                        summary={"config": to_dict(cfg)})
     if cfg.id_field is not None:

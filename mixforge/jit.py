@@ -14,6 +14,15 @@ import logging
 log = logging.getLogger(__name__)
 
 
+def kernels(module: str) -> list[str]:
+    """Names of ``module``'s own Numba kernels (``@njit`` dispatchers)."""
+    from numba.core.registry import CPUDispatcher
+
+    mod = importlib.import_module(module)
+    return sorted(name for name, obj in vars(mod).items()
+                  if isinstance(obj, CPUDispatcher) and obj.__module__ == mod.__name__)
+
+
 def uncached_kernels(module: str) -> list[str]:
     """Names of ``module``'s Numba kernels that have no valid on-disk cache yet.
 
@@ -38,10 +47,17 @@ def uncached_kernels(module: str) -> list[str]:
 
 
 def announce_compile(stage: str, *modules: str) -> bool:
-    """Log "compiling kernels (first run only)" when any kernel of ``modules`` is not
-    cached; return whether it did."""
-    missing = [k for m in modules for k in uncached_kernels(m)]
-    if missing:
-        log.warning("%s: compiling %d Numba kernels (first run only; this can take a "
-                    "minute or two, later runs start at once)", stage, len(missing))
-    return bool(missing)
+    """Log "compiling kernels (first run only)" when a module of ``modules`` has no
+    cached kernel at all; return whether it did.
+
+    All of a module's caches go stale together (Numba stamps them with the source file's
+    mtime and size), and a fresh machine has none, so "none cached" is the first run. A
+    module with some kernels cached was run before: the kernels still missing are ones
+    no stage has called yet (a stage uses a few of a module's kernels), not a long wait.
+    """
+    cold = [m for m in modules if (names := kernels(m)) and
+            len(uncached_kernels(m)) == len(names)]
+    if cold:
+        log.warning("%s: compiling Numba kernels (first run only; this can take a minute "
+                    "or two, later runs start at once)", stage)
+    return bool(cold)

@@ -222,14 +222,14 @@ def _gzip_chunks(f: BinaryIO) -> Iterator[bytes]:
                 if not fed and members and not chunk.strip(b"\0"):
                     break  # zero padding after a member
                 fed = True
-                out = obj.decompress(chunk)
+                out = obj.decompress(chunk, _CHUNK)  # bounded: a 1 MB chunk can inflate 1000x
                 if out:
                     yield out
                 if obj.eof:
                     members += 1
                     chunk, obj, fed = obj.unused_data, zlib.decompressobj(wbits=31), False
                 else:
-                    chunk = b""
+                    chunk = obj.unconsumed_tail
         if fed:
             out = obj.flush()
             if out:
@@ -309,10 +309,11 @@ class _Sink:
         loc = f"{self.src.label}:{where}" if where is not None else self.src.label
         self.rows.append((loc, reason, detail, raw))
 
-    def corrupt(self, detail: str, records_read: int) -> None:
+    def corrupt(self, detail: str, records_read: int | None) -> None:
         """The whole file is damaged: raise CorruptFile (in both modes)."""
-        detail = (f"{detail}; none of its records are kept ({records_read:,} read before "
-                  "the damage was found). Re-download or re-copy the file")
+        read = "" if records_read is None else f" ({records_read:,} read before the damage " \
+            "was found)"
+        detail = f"{detail}; none of its records are kept{read}. Re-download or re-copy the file"
         raise CorruptFile(self.src.path, None, "corrupt_file", detail,
                           (self.src.label, "corrupt_file", detail, b""))
 
@@ -326,8 +327,28 @@ def _split_record(obj: dict, opts: ReadOptions) -> tuple[Any, str | None, Any, A
 
 
 def _jsonl_records(src: Source, opts: ReadOptions, reject: _Sink) -> Iterator[Record]:
-    lineno, seen_bytes, n = 0, False, 0
     lines = _lines(src.path)
+    try:
+        yield from _jsonl_lines(src, opts, reject, lines)
+    except CorruptFile:
+        raise
+    except InputError:
+        # a bad record in a compressed file may be the damage itself (gzip checks its CRC
+        # only at the end of a member): if the rest fails its checksum, say that instead
+        if src.path.lower().endswith((".gz", ".zst")):
+            try:
+                for _ in lines:
+                    pass
+            except _Corrupt as e:
+                reject.corrupt(str(e.args[0]), None)
+            except _Truncated:
+                pass
+        raise
+
+
+def _jsonl_lines(src: Source, opts: ReadOptions, reject: _Sink,
+                 lines: Iterator[bytes]) -> Iterator[Record]:
+    lineno, seen_bytes, n = 0, False, 0
     while True:
         try:
             line = next(lines)
@@ -521,13 +542,14 @@ def read_source(src: Source, opts: ReadOptions, result: ReadResult) -> list[pa.R
     """All of ``src``'s batches, or none when it is a `CorruptFile` and ``opts.on_error``
     is ``"reject"`` (then its one reject row is added to ``result``). Holds the file in
     memory: for small inputs; `mixforge.ingest` streams instead."""
-    kept = result.kept
+    kept, rejected = result.kept, len(result.rejects)
     try:
         return list(read_batches(src, opts, result))
     except CorruptFile as e:
         if opts.on_error != "reject":
             raise
         result.kept = kept
+        del result.rejects[rejected:]  # the file's own record rejects go with it
         result.rejects.append(e.reject)
         return []
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TOUR_MB = "2"
+TOUR_MB = "6"  # 2 MB leaves the pipeline one python_code document after its filter
 
 
 def tour_commands(readme: str) -> list[str]:

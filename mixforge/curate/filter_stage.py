@@ -162,8 +162,7 @@ def run_filter(cfg: FilterConfig, run_dir: str | Path, executor: Executor | None
     """
     in_stage, tasks = plan_filter(cfg, run_dir)
     if tasks:
-        announce_compile("filter", "mixforge.curate._textstats_kernels",
-                         "mixforge.curate._kernels")
+        announce_compile("filter", "mixforge.curate._textstats_kernels")
     report = run_stage(tasks, document_shard, executor or get_executor(), on_result,
                        summary={"config": to_dict(cfg), "input_stage": in_stage})
     merge_samples(Path(run_dir) / STAGE, cfg.sample_per_reason)
