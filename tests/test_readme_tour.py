@@ -1,4 +1,4 @@
-"""The README's "A 5-minute tour" runs as written (case newcomer-1 "README tour").
+"""The README's tour runs as written (case newcomer-1 "README tour").
 
 The commands are parsed from README.md, so the test and the README cannot drift. The one
 change: the corpus is built smaller (``--max-mb``), so the tour fits a test's time; every
@@ -24,7 +24,7 @@ TOUR_MB = "6"  # 2 MB leaves the pipeline one python_code document after its fil
 
 def tour_commands(readme: str) -> list[str]:
     """The tour's mixforge commands, in order (``a && b`` split, comments dropped)."""
-    section = readme.split("## A 5-minute tour", 1)[1]
+    section = readme.split("## A tour", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     commands = []
     for line in block.splitlines():
