@@ -13,7 +13,8 @@ from ._common import CONTEXT, RunOptions, run_options
 
 
 def load_config(path: Path | None, flags: dict, disable: tuple[str, ...],
-                languages: tuple[str, ...]) -> FilterConfig:
+                languages: tuple[str, ...], quality_target: tuple[str, ...] = (),
+                quality_keep: float | None = None) -> FilterConfig:
     """A FilterConfig from a YAML file (its `filter:` section or the whole file) and flags."""
     import yaml
 
@@ -39,6 +40,10 @@ def load_config(path: Path | None, flags: dict, disable: tuple[str, ...],
         getattr(cfg, group).enabled = False
     if languages:
         cfg.language.languages = list(languages)
+    if quality_target:
+        cfg.quality.target = list(quality_target)
+    if quality_keep is not None:
+        cfg.quality.keep_fraction = quality_keep
     cfg.validate()
     return cfg
 
@@ -52,10 +57,16 @@ def load_config(path: Path | None, flags: dict, disable: tuple[str, ...],
               help="Switch a rule group off (repeatable).")
 @click.option("--language", "languages", multiple=True,
               help="Keep only these languages (repeatable; default: en).")
+@click.option("--quality-target", multiple=True,
+              help="Target documents (a file or folder any reader takes; repeatable): train "
+              "a classifier toward them and score every document (filter/scores: quality).")
+@click.option("--quality-keep", type=float, default=None,
+              help="With --quality-target: keep only this top fraction by that score.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be dropped; write nothing.")
 @click_options(FilterConfig)
 def command(run: RunOptions, config_path: Path | None, disable: tuple[str, ...],
-            languages: tuple[str, ...], dry_run: bool, **flags) -> None:
+            languages: tuple[str, ...], quality_target: tuple[str, ...],
+            quality_keep: float | None, dry_run: bool, **flags) -> None:
     """Gopher quality + repetition, C4, FineWeb rules and language ID over RUN_DIR's documents.
 
     Reads the latest of dedup_fuzzy, dedup_exact, ingest (or --input-stage); writes kept
@@ -69,7 +80,7 @@ def command(run: RunOptions, config_path: Path | None, disable: tuple[str, ...],
     from ..progress import shard_bar, table
 
     run_dir = run.run_dir
-    cfg = load_config(config_path, flags, disable, languages)
+    cfg = load_config(config_path, flags, disable, languages, quality_target, quality_keep)
     in_stage, tasks = plan_filter(cfg, run_dir)
     enabled = [g for g in GROUPS if getattr(cfg, g).enabled]
     click.echo(f"filter: {len(tasks)} shards of {in_stage}; rule groups: {', '.join(enabled)}")

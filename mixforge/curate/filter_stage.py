@@ -22,6 +22,7 @@ scratch (~180 bytes per UTF-8 byte of the batch's longest document).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..jit import announce_compile
 from ..rundir import ShardTask, StageReport, atomic_path, run_stage
 from ..schema import check_documents
 from .filters import GROUPS, FilterConfig, code_stats, drop_reasons, policy_of, policy_reasons
+from .quality import QualityClassifier, prepare_quality
 from .textstats import compute_stats
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,8 @@ def score_table(table: pa.Table, cfg: FilterConfig) -> pa.Table:
     return pa.table(cols)
 
 
-def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
+def filter_table(table: pa.Table, cfg: FilterConfig,
+                 quality: tuple[QualityClassifier, float | None] | None = None) -> FilterResult:
     """Score ``table`` and split it into kept and rejected documents (pure: no I/O).
 
     Examples
@@ -91,6 +94,8 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
     """
     check_documents(table)
     scores = score_table(table, cfg)
+    if quality is not None:  # the classifier toward the target: a score column, a rule
+        scores = scores.append_column("quality", pa.array(quality[0].score(table["text"])))
     stats = pl.from_arrow(scores)
     policy = cfg.policies()
     if policy:  # per-domain presets (`filters.PRESETS`)
@@ -99,6 +104,10 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
         reasons = policy_reasons(stats, cfg, presets)
     else:
         reasons = drop_reasons(stats, cfg)
+    if quality is not None and quality[1] is not None:
+        low = stats["quality"] < quality[1]
+        reasons = pl.select(pl.when(reasons.is_null() & low).then(pl.lit("quality_below_target"))
+                            .otherwise(reasons).alias("reason")).to_series()
     keep = reasons.is_null().to_arrow()
     kept = table.filter(keep)
     drop = pa.compute.invert(keep)
@@ -127,13 +136,43 @@ def filter_table(table: pa.Table, cfg: FilterConfig) -> FilterResult:
     return FilterResult(kept, rejected, counts, {"scores": scores})
 
 
+class _WithQuality:
+    """`filter_table` with the stage's trained classifier (loaded once per process)."""
+
+    __module__ = __name__
+
+    def __init__(self, model: str, threshold: float | None) -> None:
+        self.model, self.threshold, self._clf = model, threshold, None
+
+    def __call__(self, table: pa.Table, cfg: FilterConfig) -> FilterResult:
+        if self._clf is None:
+            self._clf = QualityClassifier.load(self.model)
+        return filter_table(table, cfg, (self._clf, self.threshold))
+
+
 def plan_filter(cfg: FilterConfig, run_dir: str | Path) -> tuple[str, list[ShardTask]]:
-    """(input stage, one task per input shard); validates before any work starts."""
+    """(input stage, one task per input shard); validates before any work starts.
+
+    With ``cfg.quality.target``, the classifier is trained first (a global step, reused
+    when its inputs are unchanged: `curate.quality.prepare_quality`) into
+    ``filter/_quality/``; its file and threshold are part of every shard's key.
+    """
     cfg.validate()
     in_stage = resolve_input_stage(run_dir, cfg.input_stage)
-    return in_stage, plan_documents(run_dir, in_stage, STAGE, filter_table, cfg,
-                                    batch_rows=cfg.batch_rows,
-                                    samples_per_reason=cfg.sample_per_reason)
+    extra = None
+    if cfg.quality.target:
+        from ..stats import stage_files
+
+        model, threshold = prepare_quality(cfg.quality, stage_files(Path(run_dir) / in_stage),
+                                           Path(run_dir) / STAGE / "_quality")
+        extra = (model.name, threshold)
+    tasks = plan_documents(run_dir, in_stage, STAGE, filter_table, cfg, extra=extra,
+                           batch_rows=cfg.batch_rows, samples_per_reason=cfg.sample_per_reason)
+    if extra is not None:
+        fn = _WithQuality(str(model), threshold)
+        tasks = [dataclasses.replace(t, params=dataclasses.replace(t.params, fn=fn))
+                 for t in tasks]
+    return in_stage, tasks
 
 
 def merge_samples(stage_dir: Path, per_reason: int) -> Path | None:
@@ -173,7 +212,7 @@ def _dry_shard(task: ShardTask[DocParams]) -> dict[str, int]:
     cfg = task.params.cfg
     counts: dict[str, int] = {}
     for batch in pq.ParquetFile(task.inputs[0]).iter_batches(batch_size=cfg.batch_rows):
-        res = filter_table(pa.Table.from_batches([batch]), cfg)
+        res = task.params.fn(pa.Table.from_batches([batch]), cfg)
         for k, v in res.counts.items():
             counts[k] = counts.get(k, 0) + v
     return counts

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from ..config import opt
 from ..errors import ConfigError
+from .quality import QualityFilterConfig
 from .textstats import GOPHER_STOP_WORDS, StatsParams
 
 
@@ -243,6 +244,9 @@ class FilterConfig:
                                    metadata={"help": "FineWeb rules."})
     code: CodeConfig = field(default_factory=CodeConfig,
                              metadata={"help": "Code rules (the code policy)."})
+    quality: QualityFilterConfig = field(
+        default_factory=QualityFilterConfig,
+        metadata={"help": "A classifier toward target documents (curate.quality)."})
     policy: str = opt("", "Per-domain policies PATTERN=PRESET,... (globs over domain names, "
                       "first match wins; presets: web, code, dialogue, reference, none); "
                       "unmatched domains get web, i.e. every rule group as configured.")
@@ -254,6 +258,7 @@ class FilterConfig:
             msg = f"batch_rows must be >= 1, got {self.batch_rows}"
             raise ConfigError(msg)
         self.gopher_repetition.validate()
+        self.quality.validate()
         parse_policy(self.policy)
 
     def policies(self) -> list[tuple[str, str]]:

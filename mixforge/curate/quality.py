@@ -75,8 +75,9 @@ class QualityClassifier:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        np.savez(path, weights=self.weights, bias=self.bias, n_features=self.cfg.n_features,
-                 ngram=self.cfg.ngram, max_chars=self.cfg.max_chars)
+        with path.open("wb") as f:  # a file object: np.savez adds no ".npz" to the name
+            np.savez(f, weights=self.weights, bias=self.bias, n_features=self.cfg.n_features,
+                     ngram=self.cfg.ngram, max_chars=self.cfg.max_chars)
         return path
 
     @classmethod
@@ -127,3 +128,75 @@ def roc_auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
     r = rankdata(np.r_[scores_pos, scores_neg])
     n1, n0 = len(scores_pos), len(scores_neg)
     return float((r[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+@dataclass
+class QualityFilterConfig:
+    """The filter stage's classifier toward a target (off while ``target`` is empty)."""
+
+    target: list[str] = opt([], "Target documents (files or folders any reader takes): "
+                            "train a classifier toward them against the run's documents and "
+                            "write every document's score (filter/scores, column quality).")
+    keep_fraction: float | None = opt(None, "Also drop all but this top fraction by score "
+                                      "(the threshold is that quantile of the pool sample's "
+                                      "scores); default: score only.")
+    max_pool_docs: int = opt(20_000, "Run documents sampled as the classifier's negatives.")
+    seed: int = opt(0, "Seed of the pool sample and of training.")
+
+    def validate(self) -> None:
+        if self.keep_fraction is not None and not 0 < self.keep_fraction <= 1:
+            msg = f"quality.keep_fraction must be in (0, 1], got {self.keep_fraction}"
+            raise ConfigError(msg)
+
+
+def pool_sample(files: list[Path], n: int) -> list[str]:
+    """About ``n`` documents spread evenly over ``files`` (every k-th row, in order):
+    deterministic, and reads the ``text`` column one row group at a time."""
+    import pyarrow.parquet as pq
+
+    total = sum(pq.read_metadata(f).num_rows for f in files)
+    step = max(1, total // max(n, 1))
+    out: list[str] = []
+    seen = 0
+    for f in files:
+        pf = pq.ParquetFile(f)
+        for rg in range(pf.num_row_groups):
+            col = pf.read_row_group(rg, columns=["text"])["text"]
+            first = (-seen) % step
+            out.extend(col.to_pylist()[first::step])
+            seen += len(col)
+    return out[:n]
+
+
+def prepare_quality(cfg: QualityFilterConfig, doc_files: list[Path],
+                    out_dir: Path) -> tuple[Path, float | None]:
+    """Train (or reuse) the classifier of ``cfg`` toward its target against a sample of
+    ``doc_files``; returns the model path and the score threshold (None: score only).
+
+    The model is stored as ``out_dir/<key>.npz``, keyed by a hash of the target texts,
+    the pool sample and the settings, so a rerun reuses it and a changed target retrains.
+    """
+    import hashlib
+    import json
+
+    from ..readers import read_table
+    from ..rundir import atomic_path
+
+    cfg.validate()
+    target = [t for path in cfg.target for t in read_table(path)["text"].to_pylist()]
+    pool = pool_sample(doc_files, cfg.max_pool_docs)
+    h = hashlib.sha256(json.dumps([cfg.keep_fraction, cfg.max_pool_docs, cfg.seed]).encode())
+    for t in (*target, "\0", *pool):
+        h.update(t.encode())
+        h.update(b"\0")
+    path = out_dir / f"{h.hexdigest()[:16]}.npz"
+    if path.exists():
+        clf = QualityClassifier.load(path)
+    else:
+        clf = train_quality_classifier(target, pool, QualityConfig(seed=cfg.seed))
+        with atomic_path(path) as tmp:
+            clf.save(tmp)
+    threshold = None
+    if cfg.keep_fraction is not None:
+        threshold = float(np.quantile(clf.score(pool), 1 - cfg.keep_fraction))
+    return path, threshold

@@ -57,3 +57,30 @@ def test_roc_auc_matches_the_pairwise_definition():
 def test_empty_sides_are_a_config_error():
     with pytest.raises(ConfigError, match="target and pool"):
         train_quality_classifier([], ["a pool document"])
+
+
+def test_filter_stage_scores_toward_a_target_and_keeps_its_top_fraction(run_copy, corpus_dir):
+    """`filter --quality-target DOCS --quality-keep F`: every document gets a quality score;
+    the kept documents are the target-like ones; a rerun reuses the model and the shards."""
+    import polars as pl
+    from click.testing import CliRunner
+
+    from mixforge.cli import main
+
+    target = corpus_dir / "python_docs.jsonl.zst"
+    args = ["filter", "-r", str(run_copy), "--workers", "1", "--policy", "*=none",
+            "--disable", "language", "--quality-target", str(target), "--quality-keep", "0.1"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    scores = pl.read_parquet(run_copy / "filter" / "scores" / "*.parquet")
+    inp = pl.read_parquet(run_copy / "ingest" / "*.parquet", columns=["id", "domain"])
+    assert scores.height == inp.height and scores["quality"].null_count() == 0
+    kept = pl.read_parquet(run_copy / "filter" / "*.parquet", columns=["domain"])
+    share_in = (inp["domain"] == "python_docs").mean()
+    assert (kept["domain"] == "python_docs").mean() > max(0.8, 3 * share_in)
+    assert 0.05 * inp.height < kept.height < 0.2 * inp.height
+    rej = pl.read_parquet(run_copy / "filter" / "rejects" / "*.parquet", columns=["reason"])
+    assert set(rej["reason"].to_list()) == {"quality_below_target"}
+    models = list((run_copy / "filter" / "_quality").glob("*.npz"))
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and list((run_copy / "filter" / "_quality").glob("*.npz")) == models
