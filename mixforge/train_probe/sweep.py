@@ -86,6 +86,9 @@ class SweepConfig:
     k: int = opt(8, "Probes trained together as one batched model.")
     heldout_frac: float = opt(0.05, "Hold out about this fraction of each domain's tokens.")
     heldout_tokens: int = opt(16384, "...but at most this many held-out tokens per domain.")
+    heldout_docs: int = opt(16, "...and at least this many held-out documents per domain "
+                            "(at most a quarter of its documents), so a figure is not "
+                            "a few documents'.")
     targets: list[str] = opt([], _TARGETS_HELP, flag="--target")
     probe: ProbeConfig = field(default_factory=ProbeConfig,
                                metadata={"help": "The probe model's shape."})
@@ -208,7 +211,7 @@ def plan_sweep(cfg: SweepConfig, store: TokenStore) -> list[ProbePlan]:
     train = {k: v for k, v in to_dict(cfg.train).items()
              if k not in ("device", "compile", "threads")}
     base = config_hash(to_dict(cfg.probe), train, cfg.heldout_frac, cfg.heldout_tokens,
-                       cfg.seed, targets, _store_hash(store))
+                       cfg.heldout_docs, cfg.seed, targets, _store_hash(store))
     plans = []
     for i, (mix, src) in enumerate(zip(mixes, sources, strict=True)):
         for r in range(cfg.seeds_per_mix):
@@ -271,14 +274,15 @@ def load_heldout(cfg: SweepConfig, store: TokenStore, out: Path) -> HeldOut:
     rule on the same store, else chosen now and saved."""
     path = out / HELDOUT
     want = {"seed": cfg.seed, "frac": cfg.heldout_frac, "max_tokens": cfg.heldout_tokens,
-            "store": _store_hash(store)}
+            "min_docs": cfg.heldout_docs, "store": _store_hash(store)}
     if path.exists():
         data = json.loads(path.read_text())
         if {k: data.get(k) for k in want} == want:
             return HeldOut.from_dict(data)
         log.warning("%s was made by another rule or store; choosing the held-out set again",
                     path)
-    held = split_heldout(store, cfg.seed, cfg.heldout_frac, cfg.heldout_tokens)
+    held = split_heldout(store, cfg.seed, cfg.heldout_frac, cfg.heldout_tokens,
+                         cfg.heldout_docs)
     write_json(path, {**held.to_dict(), **want})
     return held
 
@@ -315,6 +319,7 @@ def _run_group(group: _Group, on_step: Callable[[int], None] | None = None
             "seq_len": probe.seq_len, "max_epochs": max(run.epochs.values()),
             "wall_s": round(wall / k, 3), "group_size": k, "group_wall_s": round(wall, 3),
             "group_tokens_per_s": round(run.tokens * k / wall, 1), "device": device,
+            "bpb_bytes": store.token_bytes_method,
         })
         curves.append({"probe": plan.id, "key": plan.key, "evals": run.curve,
                        "train_loss": run.train_loss,
