@@ -45,7 +45,8 @@ class MixSection:
         "proxy probe's excess loss over a reference probe.")
     regressor: Literal["mixing_law", "linear"] = opt("mixing_law", "regmix: the loss model.")
     kl: float = opt(0.05, "regmix: pull toward the prior (KL weight).")
-    target: str | None = opt(None, "regmix: minimize this domain's bpb (default: the mean).")
+    target: str | None = opt(None, "regmix: minimize this target's bpb: a domain or a "
+                             "target of the 'targets' section (default: the mean).")
     budget_tokens: int = opt(0, "Total training tokens (0: every token once).")
     epoch_cap: float = opt(4.0, "Most times any domain may be repeated.")
     tau: float = opt(3.0, "Temperature (strategy temperature).")
@@ -70,6 +71,11 @@ class PipelineConfig:
     tokenizer: TokenizerTrainConfig | None = opt(
         None, "Train a BPE on the curated documents (`mixforge tokenizer train`).")
     tokenize: TokenizeConfig | None = opt(None, "Documents -> token store.")
+    targets: dict[str, str] = opt({}, "Evaluation sets from data, NAME: PATH (JSONL, "
+                                  "parquet, a text folder or hf:NAME; relative paths: to "
+                                  "the config file's folder): tokenized into "
+                                  "<run_dir>/targets/NAME, scored by every probe, never "
+                                  "trained on.")
     probe: SweepConfig | None = opt(None, "A probe sweep over sampled mixes (`mixforge probe "
                                     "sweep`); needed by mix strategy regmix.")
     mix: MixSection | None = opt(None, "The mix to export (needs tokenize).")
@@ -86,6 +92,9 @@ class PipelineConfig:
             raise ConfigError(msg)
         if self.mix is not None and self.mix.strategy == "regmix" and self.probe is None:
             msg = "mix strategy 'regmix' needs a 'probe' section (the sweep it fits)"
+            raise ConfigError(msg)
+        if self.targets and self.probe is None:
+            msg = "the 'targets' section needs a 'probe' section (the sweep that scores them)"
             raise ConfigError(msg)
         if self.export and self.mix is None:
             msg = "'export' needs a 'mix' section (which mix to export)"
@@ -207,6 +216,11 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         cfg.run_dir = str(base / cfg.run_dir)
     cfg.ingest.inputs = [i if i.startswith("hf:") or Path(i).is_absolute() else str(base / i)
                          for i in cfg.ingest.inputs]
+    cfg.targets = {n: p if p.startswith("hf:") or Path(p).is_absolute() else str(base / p)
+                   for n, p in cfg.targets.items()}
+    if cfg.probe is not None:  # the sweep scores them (NAME=PATH targets)
+        cfg.probe.targets = [*cfg.probe.targets, *(f"{n}={p}" for n, p in
+                                                   sorted(cfg.targets.items()))]
     return cfg
 
 

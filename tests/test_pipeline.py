@@ -54,3 +54,13 @@ def test_cli_run_dry_run_does_nothing(tmp_path, corpus_dir):
     assert not (tmp_path / "run").exists()
     res = CliRunner().invoke(main, ["run", str(_write(tmp_path / "b.yaml", "workers: x\n"))])
     assert res.exit_code == 2 and "config error" in res.output
+
+
+def test_targets_section_feeds_the_sweep(tmp_path):
+    text = ("ingest:\n  inputs: [x]\ntokenize: {}\ntargets:\n  mine: eval/set.jsonl\n"
+            "  hub: hf:org/set\nprobe:\n  n_probes: 2\n")
+    cfg = load_pipeline(_write(tmp_path / "p.yaml", text))
+    assert cfg.probe.targets == ["hub=hf:org/set", f"mine={tmp_path / 'eval/set.jsonl'}"]
+    with pytest.raises(ConfigError, match="'targets' section needs a 'probe'"):
+        load_pipeline(_write(tmp_path / "q.yaml",
+                             "ingest:\n  inputs: [x]\ntargets:\n  a: b.txt\n"))

@@ -1,11 +1,12 @@
 """Propose a mix from probe results: fit a regressor, minimize its predicted objective.
 
-The objective is the predicted held-out bits per byte averaged over domains (or one named
-target), plus ``kl`` × KL(w ‖ prior): the pull toward the prior keeps the proposal where
-probes were actually trained, since a regression extrapolates badly to corners of the
-simplex. Domains are bounded by their epoch cap at the training budget. RegMix's own
-recipe, "simulate many mixes, average the top-k predicted", is computed beside it as a
-cross-check and reported.
+The objective is the predicted held-out bits per byte averaged over domains (or one
+domain, or a target the sweep scored: a data target ``NAME=PATH`` or a set of domains,
+whose ``bpb:NAME`` column is then fitted directly), plus ``kl`` × KL(w ‖ prior): the
+pull toward the prior keeps the proposal where probes were actually trained, since a
+regression extrapolates badly to corners of the simplex. Domains are bounded by their
+epoch cap at the training budget. RegMix's own recipe, "simulate many mixes, average the
+top-k predicted", is computed beside it as a cross-check and reported.
 """
 
 from __future__ import annotations
@@ -34,6 +35,24 @@ def results_matrix(results: pl.DataFrame, metric: str = METRIC
     w = results.select([f"{WEIGHT}{d}" for d in domains]).to_numpy().astype(float)
     y = results.select([f"{metric}{d}" for d in domains]).to_numpy().astype(float)
     return domains, w, y
+
+
+def target_column(results: pl.DataFrame, target: str, domains: list[str]) -> np.ndarray:
+    """(n, 1) bpb of a target that is not a domain: a data target or a target set the
+    sweep scored (its ``bpb:<target>`` column); the regressor then models it directly."""
+    col = f"{METRIC}{target}"
+    if col not in results.columns:
+        scored = sorted(c[len(METRIC):] for c in results.columns if c.startswith(METRIC)
+                        and c[len(METRIC):] not in domains)
+        msg = (f"target {target!r} is neither a probed domain nor a target the sweep scored; "
+               f"domains: {domains}; targets: {scored} (add it to the sweep with "
+               f"--target {target}=PATH)")
+        raise ConfigError(msg)
+    y = results[col].to_numpy().astype(float)[:, None]
+    if not np.isfinite(y).all():
+        msg = f"target {target!r}: some probes have no {col} (rerun the sweep with it)"
+        raise ConfigError(msg)
+    return y
 
 
 def _objective_weights(domains: list[str], target: str | None) -> np.ndarray:
@@ -84,6 +103,11 @@ def propose_mix(results: pl.DataFrame, tokens: dict[str, int], budget: int,
                 ) -> tuple[Mix, dict]:
     """Fit ``regressor`` on probe results and return the proposed Mix and a fit report."""
     domains, w, y = results_matrix(results)
+    if target == "avg":
+        target = None
+    obj = None
+    if target is not None and target not in domains:
+        y, obj = target_column(results, target, domains), np.ones(1)
     if set(domains) != set(tokens):
         msg = f"probed domains {domains} differ from the store's {sorted(tokens)}"
         raise ConfigError(msg)
@@ -94,7 +118,8 @@ def propose_mix(results: pl.DataFrame, tokens: dict[str, int], budget: int,
     prior = np.array([token_prior(tokens)[d] for d in domains])
     avail = np.array([tokens[d] for d in domains], dtype=float)
     upper = epoch_cap * avail / budget if budget else np.ones(len(domains))
-    obj = _objective_weights(domains, target)
+    if obj is None:
+        obj = _objective_weights(domains, target)
     best = optimize_mix(model, prior, upper, obj, kl)
     topk = simulate_top_k(model, prior, upper, obj, seed=seed)
     natural = avail / avail.sum()

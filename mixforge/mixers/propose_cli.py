@@ -40,7 +40,9 @@ def _probe_results(run_dir: Path):
 @click.option("--regressor", type=click.Choice(["mixing_law", "linear"]),
               default="mixing_law", show_default=True, help="The loss model of the mix.")
 @click.option("--target", default=None,
-              help="Minimize this domain's bpb (default: the mean over domains).")
+              help="Minimize this target's bpb: a domain, or a target the sweep scored "
+              "(a data target NAME=PATH or a set of domains, from `probe sweep --target`); "
+              "default: the mean over domains (avg).")
 @click.option("--kl", type=float, default=0.05, show_default=True,
               help="Pull toward the prior (tokens^0.5): KL weight in the objective.")
 @click.option("--budget", type=int, default=0,
