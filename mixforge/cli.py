@@ -186,7 +186,7 @@ def _register() -> None:
     from .curate.filter_cli import filter_cmd
     from .mixers.cli import export_command as export
     from .mixers.cli import mix_group as mix
-    from .mixers.propose_cli import probe_fit, propose
+    from .mixers.propose_cli import evaluate_cmd, probe_fit, propose
     from .tokenize.cli import tokenize_cmd, tokenizer_group
     from .train_probe.cli import probe
 
@@ -198,6 +198,7 @@ def _register() -> None:
     main.add_command(export)
     main.add_command(probe)
     mix.add_command(propose)
+    mix.add_command(evaluate_cmd)
     probe.add_command(probe_fit)
 
 

@@ -101,3 +101,57 @@ def probe_fit(run_dir: Path) -> None:
 
     df, _ = fit_table(_probe_results(run_dir), store_tokens(_store(run_dir)))
     click.echo(table(df, "cross-validated fit on held-out probes (mean over domains)"))
+
+
+def _evaluate_options(fn):
+    from ..config import click_options
+    from ..train_probe.model import ProbeConfig
+    from ..train_probe.train import TrainConfig
+    from .evaluate import EvaluateConfig
+
+    fn = click_options(TrainConfig)(fn)
+    fn = click_options(ProbeConfig, skip=("vocab_size",))(fn)
+    return click_options(EvaluateConfig)(fn)
+
+
+@click.command("evaluate", context_settings=CONTEXT)
+@click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
+              help="A run with a token store (RUN_DIR/tokenize).")
+@_evaluate_options
+def evaluate_cmd(run_dir: Path, **flags) -> None:
+    """Train a model per mix x seed and compare mixes per target, paired by seed.
+
+    Mixes: strategy names (natural, uniform, unimax, temperature), mix files or
+    LABEL=FILE; natural and uniform are always there. Reports mean bpb with a 95% CI over
+    seeds, the paired difference to natural and to uniform with its 95% CI, and the
+    tokens each mix needs to reach natural's final bpb (fraction of natural's). Results:
+    RUN_DIR/evaluate/{results,summary,curves}.parquet; a rerun skips finished models.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    from ..config import from_flags
+    from ..train_probe.model import ProbeConfig
+    from ..train_probe.train import TrainConfig
+    from .evaluate import EvaluateConfig, evaluate_mixes, summary_table
+
+    cfg = from_flags(EvaluateConfig, flags)
+    cfg.probe = from_flags(ProbeConfig, flags, where="model options")
+    cfg.train = from_flags(TrainConfig, flags, where="train options")
+    n = (len(set(cfg.mixes) | {"natural", "uniform"})) * cfg.seeds
+    bar = tqdm(total=n * cfg.train.tokens, desc="tokens", unit="tok", unit_scale=True,
+               file=sys.stderr, dynamic_ncols=True, disable=None)
+    try:
+        ev = evaluate_mixes(cfg, run_dir, on_step=bar.update)
+    finally:
+        bar.close()
+    click.echo(f"mix evaluate: {ev.ran} model(s) trained, {ev.skipped} already done; "
+               f"{ev.results['params'][0]:,} parameters x {cfg.train.tokens:,} tokens, "
+               f"{cfg.seeds} seed(s); bits per byte (lower is better)")
+    shown = [t for t in ev.targets if t == "avg" or t not in
+             {c[2:] for c in ev.results.columns if c.startswith("w:")}]
+    click.echo(table(summary_table(ev.summary, shown), "mixes per target: mean [95% CI] over "
+                     "seeds; differences paired by seed (negative: better)"))
+    click.echo(f"results: {ev.out / 'summary.parquet'} (every domain too), "
+               f"{ev.out / 'results.parquet'}")
