@@ -143,3 +143,9 @@ def test_cli_mix_evaluate(token_store, tmp_path):
     assert TokenStore(run / "tokenize").domains == sorted(
         pl.read_parquet(run / "evaluate" / "summary.parquet")
         .filter(~pl.col("target").is_in(["avg"]))["target"].unique().to_list())
+    from mixforge.report import build_report
+
+    html = build_report(run).read_text()
+    section = html[html.index("<h2>Mix evaluation"):]
+    assert section.count('<img src="data:image/png;base64,') == 2
+    assert "unimax" in section and "tokens to natural" in section
