@@ -74,6 +74,11 @@ def sweep(run_dir: Path, workers: int | None, executor: str, dry_run: bool, **fl
     click.echo(f"probes: {len(report.ran)} trained, {len(report.skipped)} already done; "
                f"results in {report.out / 'results.parquet'}")
     click.echo(summary_table(report.results))
+    if not report.results.is_empty():
+        from .evaluate import thin_figures
+
+        for line in thin_figures(report.results.row(0, named=True)):
+            click.echo(f"note: {line}")
 
 
 def summary_table(df: pl.DataFrame, rows: int = 20) -> str:

@@ -60,6 +60,22 @@ def check_targets(targets: dict[str, dict[str, float]], domains: list[str]) -> N
             raise ConfigError(msg)
 
 
+def thin_figures(row: dict, min_tokens: int | None = None) -> list[str]:
+    """Lines naming each domain/target of a result row scored on too few tokens, with its
+    standard error (``eval_tokens:<name>`` below ``MIN_EVAL_TOKENS``)."""
+    from .data import MIN_EVAL_TOKENS
+
+    floor = min_tokens or MIN_EVAL_TOKENS
+    out = []
+    for key, n in row.items():
+        if key.startswith("eval_tokens:") and n is not None and n < floor:
+            name = key.split(":", 1)[1]
+            se = row.get(f"bpb_se:{name}")
+            out.append(f"{name}: bpb rests on {int(n):,} tokens (standard error "
+                       f"{se:.3f} bpb); raise --eval-tokens / --heldout-tokens")
+    return out
+
+
 def _bpb_and_se(loss_w: np.ndarray, bytes_w: np.ndarray) -> tuple[float, float]:
     """bpb of summed per-window losses (nats) over summed bytes, and its standard error."""
     total = float(bytes_w.sum())
