@@ -45,10 +45,11 @@ def is_data_spec(body: str) -> bool:
     """Whether a target body names data (a path or ``hf:`` dataset), not domains.
 
     Domain names are folder names of the token store, so they hold no ``/``; a body with
-    a ``/``, an ``hf:`` prefix, a file suffix the readers know, or that exists on disk,
-    is data.
+    a ``/``, an ``hf:`` prefix or a file suffix the readers know is data. Whether a path
+    exists is not asked (the answer would depend on the working directory): a folder
+    in the working directory is written ``./NAME``.
     """
-    return (body.startswith("hf:") or "/" in body or "\\" in body or Path(body).exists()
+    return (body.startswith("hf:") or "/" in body or "\\" in body
             or body.endswith((".jsonl", ".json", ".parquet", ".txt", ".md", ".gz", ".zst")))
 
 

@@ -53,7 +53,8 @@ def check_targets(targets: dict[str, dict[str, float]], domains: list[str]) -> N
         unknown = sorted(set(weights) - set(domains))
         if unknown:
             msg = (f"target set {name!r} names domain {unknown[0]!r}, not in the token "
-                   f"store; domains: {domains}")
+                   f"store; domains: {domains} (for an evaluation set from data, write "
+                   f"{name}=./PATH)")
             raise ConfigError(msg)
         if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
             msg = f"target set {name!r} needs weights >= 0, not all zero; got {weights}"
