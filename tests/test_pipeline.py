@@ -64,3 +64,15 @@ def test_targets_section_feeds_the_sweep(tmp_path):
     with pytest.raises(ConfigError, match="'targets' section needs a 'probe'"):
         load_pipeline(_write(tmp_path / "q.yaml",
                              "ingest:\n  inputs: [x]\ntargets:\n  a: b.txt\n"))
+
+
+def test_demo_holds_python_docs_out_as_its_target(tmp_path):
+    from mixforge.demo import DEMO_TARGET, demo_config
+
+    for name in ("fortunes", "python_docs", "licenses"):
+        (tmp_path / f"{name}.jsonl.zst").write_bytes(b"")
+    cfg = demo_config(tmp_path, tmp_path / "run", 1.0)
+    assert sorted(cfg.ingest.inputs) == [str(tmp_path / "fortunes.jsonl.zst"),
+                                         str(tmp_path / "licenses.jsonl.zst")]
+    assert cfg.targets == {DEMO_TARGET: str(tmp_path / "python_docs.jsonl.zst")}
+    assert cfg.probe.targets == [f"{DEMO_TARGET}={tmp_path / 'python_docs.jsonl.zst'}"]
