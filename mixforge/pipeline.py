@@ -218,10 +218,18 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
                          for i in cfg.ingest.inputs]
     cfg.targets = {n: p if p.startswith("hf:") or Path(p).is_absolute() else str(base / p)
                    for n, p in cfg.targets.items()}
-    if cfg.probe is not None:  # the sweep scores them (NAME=PATH targets)
-        cfg.probe.targets = [*cfg.probe.targets, *(f"{n}={p}" for n, p in
-                                                   sorted(cfg.targets.items()))]
+    targets_into_probe(cfg)
     return cfg
+
+
+def targets_into_probe(cfg: PipelineConfig) -> None:
+    """Add the ``targets:`` section to the sweep's targets as ``NAME=PATH`` (idempotent):
+    the sweep scores them."""
+    if cfg.probe is None:
+        return
+    specs = [f"{n}={p}" for n, p in sorted(cfg.targets.items())]
+    cfg.probe.targets = [*cfg.probe.targets,
+                         *(s for s in specs if s not in cfg.probe.targets)]
 
 
 def describe(cfg: PipelineConfig) -> str:
@@ -236,6 +244,7 @@ def describe(cfg: PipelineConfig) -> str:
 def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = None) -> dict:
     """Run every configured stage in order; return {stage: its result}."""
     run_dir = Path(cfg.run_dir)
+    targets_into_probe(cfg)
     executor = get_executor(cfg.executor, cfg.workers, cfg.ray_address)
     results: dict[str, Any] = {}
     for step in STEPS:
