@@ -153,5 +153,9 @@ def evaluate_cmd(run_dir: Path, **flags) -> None:
              {c[2:] for c in ev.results.columns if c.startswith("w:")}]
     click.echo(table(summary_table(ev.summary, shown), "mixes per target: mean [95% CI] over "
                      "seeds; differences paired by seed (negative: better)"))
+    from ..train_probe.evaluate import thin_figures
+
+    for line in thin_figures(ev.results.row(0, named=True)):
+        click.echo(f"note: {line}")
     click.echo(f"results: {ev.out / 'summary.parquet'} (every domain too), "
                f"{ev.out / 'results.parquet'}")

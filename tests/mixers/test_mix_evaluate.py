@@ -138,6 +138,7 @@ def test_cli_mix_evaluate(token_store, tmp_path):
     assert res.exit_code == 0, res.output
     assert "vs natural" in res.output and "unimax" in res.output
     assert "tokens to natural" in res.output
+    assert "note: python_code: bpb rests on 512 tokens" in res.output
     saved = json.loads((run / "evaluate" / "evaluate.json").read_text())
     assert saved["mixes"] == ["natural", "uniform", "unimax"]
     assert TokenStore(run / "tokenize").domains == sorted(
