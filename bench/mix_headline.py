@@ -99,7 +99,7 @@ def main() -> None:
         mixes[label] = mix.save(run / "mix" / f"{label}.yaml")
     eval_cfg = EvaluateConfig(
         mixes=["unimax", *(f"{k}={v}" for k, v in mixes.items())], seeds=args.seeds,
-        k=8, targets=sweep.targets,
+        k=12, targets=sweep.targets,
         probe=ProbeConfig(depth=args.depth, seq_len=64),
         train=TrainConfig(tokens=int(args.probe_tokens * args.tokens_mult), batch_size=8,
                           evals=args.evals))

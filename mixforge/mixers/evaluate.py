@@ -162,8 +162,8 @@ class Evaluation:
     results: pl.DataFrame
     summary: pl.DataFrame
     targets: list[str]
-    ran: int
-    skipped: int
+    ran: int  # models trained (a mix equal to another is trained once)
+    skipped: int  # models already in results.jsonl
 
 
 def summarize(results: pl.DataFrame, curves: dict[tuple[str, int], list[dict]],
@@ -243,14 +243,20 @@ def evaluate_mixes(cfg: EvaluateConfig, run_dir: str | Path,
             for r in range(cfg.seeds) for label in mixes]
     done = {(r["mix"], r["key"]) for r in read_results(out / "results.jsonl")}
     todo = [p for p in plan if (p[0], p[3]) not in done]
+    # mixes with equal weights (UniMax is uniform when no domain hits its cap) give the
+    # same model for a seed: train each key once, record it under every label
+    unique = list(dict.fromkeys(p[3] for p in todo))
+    first = {p[3]: p for p in reversed(todo)}
     extra = target_windows(built, probe.seq_len, cfg.train.eval_tokens) if built else None
-    for i in range(0, len(todo), cfg.k):
-        group = todo[i:i + cfg.k]
+    for i in range(0, len(unique), cfg.k):
+        group = [first[key] for key in unique[i:i + cfg.k]]
         runs = train_probes(store, heldout, [mixes[g[0]] for g in group],
                             [g[2] for g in group], probe, cfg.train, sets, on_step=on_step,
                             extra_windows=extra)
+        by_key = {g[3]: run for g, run in zip(group, runs, strict=True)}
         rows, curves = [], []
-        for (label, r, seed, key), run in zip(group, runs, strict=True):
+        for label, r, seed, key in (p for p in todo if p[3] in by_key):
+            run = by_key[key]
             rows.append({"mix": label, "replicate": r, "seed": seed, "key": key,
                          **{f"w:{d}": mixes[label].weights.get(d, 0.0)
                             for d in store.domains},
@@ -259,6 +265,9 @@ def evaluate_mixes(cfg: EvaluateConfig, run_dir: str | Path,
             curves.append({"mix": label, "seed": seed, "key": key, "evals": run.curve})
         _append(out / "curves.jsonl", curves)
         _append(out / "results.jsonl", rows)
+    if len(unique) < len(todo):
+        log.info("%d of %d models share their mix and seed with another label; trained "
+                 "once", len(todo) - len(unique), len(todo))
     latest = {(r["mix"], r["key"]): r for r in read_results(out / "results.jsonl")}
     res = pl.DataFrame([latest[(p[0], p[3])] for p in plan])
     curve_rows = {(c["mix"], c["key"]): c for c in read_results(out / "curves.jsonl")}
@@ -275,7 +284,7 @@ def evaluate_mixes(cfg: EvaluateConfig, run_dir: str | Path,
             for (m, s), c in curves.items() for pt in c]
     with atomic_path(out / "curves.parquet") as tmp:
         pl.DataFrame(flat).write_parquet(tmp)
-    return Evaluation(out, res, summary, targets, len(todo), len(plan) - len(todo))
+    return Evaluation(out, res, summary, targets, len(unique), len(plan) - len(todo))
 
 
 def summary_table(summary: pl.DataFrame, targets: list[str] | None = None) -> pl.DataFrame:

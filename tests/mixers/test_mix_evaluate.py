@@ -99,12 +99,15 @@ def test_evaluate_labels_rows_by_mix_and_resumes(token_store, tmp_path):
     mix's; a rerun trains nothing and gives the same summary."""
     a = Mix({"python_code": 1.0}).save(tmp_path / "b_code.yaml")
     b = Mix({"licenses": 1.0}).save(tmp_path / "a_licenses.yaml")
-    cfg = tiny_cfg(token_store, tmp_path / "ev", mixes=[str(a), str(b)],
+    cfg = tiny_cfg(token_store, tmp_path / "ev", mixes=[str(a), str(b), f"again={a}"],
                    targets=["code=python_code,python_docs"])
     ev = evaluate_mixes(cfg, tmp_path / "run")
-    assert ev.ran == 8 and ev.skipped == 0
+    assert ev.ran == 8 and ev.skipped == 0  # "again" equals b_code: trained once a seed
     res = ev.results
-    assert res["mix"].to_list() == ["natural", "uniform", "b_code", "a_licenses"] * 2
+    assert res["mix"].to_list() == ["natural", "uniform", "b_code", "a_licenses",
+                                    "again"] * 2
+    same = res.filter(pl.col("mix").is_in(["b_code", "again"]))
+    assert same["bpb:avg"].to_list()[:2] == [same["bpb:avg"][0]] * 2
     for r in res.iter_rows(named=True):
         if r["mix"] == "b_code":
             assert r["w:python_code"] == 1.0
@@ -120,9 +123,9 @@ def test_evaluate_labels_rows_by_mix_and_resumes(token_store, tmp_path):
     assert code["b_code"]["tokens_to_natural"] < 1.0
     for f in ("results.parquet", "summary.parquet", "curves.parquet", "heldout.json"):
         assert (ev.out / f).exists()
-    assert len(pl.read_parquet(ev.out / "curves.parquet")) == 8 * 4
+    assert len(pl.read_parquet(ev.out / "curves.parquet")) == 10 * 4
     again = evaluate_mixes(cfg, tmp_path / "run")
-    assert again.ran == 0 and again.skipped == 8
+    assert again.ran == 0 and again.skipped == 10
     assert again.summary.equals(ev.summary)
 
 
