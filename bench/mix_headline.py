@@ -116,10 +116,13 @@ def main() -> None:
                                                                           domains)),
                           np.ones(1))
         res = ev.results
-        pred, meas = [], []
+        pred, meas, seen = [], [], set()
         for label in res["mix"].unique(maintain_order=True).to_list():
             rows = res.filter(pl.col("mix") == label)
             wm = np.array([[rows[f"w:{d}"][0] for d in domains]])
+            if tuple(wm[0].round(9)) in seen:  # UniMax equal to uniform: one mix, not two
+                continue
+            seen.add(tuple(wm[0].round(9)))
             pred.append(float(model.predict(wm)[0] @ obj))
             meas.append(float(rows[f"bpb:{objective}"].mean()))
         transfer[objective] = {"spearman": float(stats.spearmanr(pred, meas).statistic),
@@ -138,7 +141,7 @@ def main() -> None:
         print(table(summary_table(ev.summary, [objective]),
                     f"{objective}: bpb, paired differences (95% CI), tokens to natural; "
                     f"probe->model Spearman {transfer[objective]['spearman']:.2f} over "
-                    f"{transfer[objective]['n_mixes']} mixes"))
+                    f"{transfer[objective]['n_mixes']} distinct mixes"))
     out = {"args": {k: str(v) for k, v in vars(args).items()}, "header": head,
            "probe_params": p_params, "eval_params": e_params, "wall_s": round(wall, 1),
            "transfer": transfer, "weights": {m: json.loads(json.dumps(
