@@ -53,7 +53,10 @@ def is_data_spec(body: str) -> bool:
             or body.endswith((".jsonl", ".json", ".parquet", ".txt", ".md", ".gz", ".zst")))
 
 
-def _source_key(source: str, store: TokenStore) -> str:
+def source_key(source: str, store: TokenStore) -> str:
+    """A hash of a target's source files (paths, sizes, modification times) and of the
+    store's tokenizer and framing: a target store (and a probe's score on it) is redone
+    when it changes. Raises ConfigError when the source does not exist."""
     parts = []
     for src in discover([source]):
         p = Path(src.path)
@@ -99,7 +102,7 @@ def build_target_store(name: str, source: str, store: TokenStore, out: str | Pat
         msg = f"target {name!r} has the name of a domain of {store.path} or of 'avg'; rename it"
         raise ConfigError(msg)
     out = Path(out)
-    key = _source_key(source, store)
+    key = source_key(source, store)
     if (out / STORE_JSON).exists():
         old = TokenStore(out)
         if old.meta.get("source_key") == key:

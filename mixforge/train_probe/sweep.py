@@ -223,6 +223,8 @@ def plan_sweep(cfg: SweepConfig, store: TokenStore) -> list[ProbePlan]:
         msg = (f"data target {clash[0]!r} has the name of a domain, of a target set or of "
                "'avg'; rename it")
         raise ConfigError(msg)
+    from ..tokenize.targets import source_key
+
     if cfg.mixes:
         files = _mix_files(cfg.mixes)
         mixes = [Mix.load(f) for f in files]
@@ -249,7 +251,8 @@ def plan_sweep(cfg: SweepConfig, store: TokenStore) -> list[ProbePlan]:
              if k not in ("device", "compile", "threads")}
     base = config_hash(to_dict(cfg.probe), train, cfg.heldout_frac, cfg.heldout_tokens,
                        cfg.heldout_docs, cfg.seed, targets, _store_hash(store),
-                       *([data] if data else []))
+                       *([{n: source_key(src, store) for n, src in sorted(data.items())}]
+                         if data else []))
     plans = []
     for i, (mix, src) in enumerate(zip(mixes, sources, strict=True)):
         for r in range(cfg.seeds_per_mix):

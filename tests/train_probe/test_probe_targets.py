@@ -91,7 +91,8 @@ def test_data_target_is_scored_and_never_trained_on(token_store, store, heldout,
                                                     ingested_table, tmp_path):
     """Adding a data target changes no training step (same losses, same held-out
     figures), leaves the token store alone and adds its bpb to every probe."""
-    src = write_jsonl(tmp_path / "eval.jsonl", heldout_texts(ingested_table, store, heldout))
+    texts = heldout_texts(ingested_table, store, heldout)
+    src = write_jsonl(tmp_path / "eval.jsonl", texts)
     before = (store.path / "store.json").read_bytes()
     plain = run_sweep(sweep_cfg(token_store, tmp_path / "a", n_probes=2), tmp_path / "ra")
     tgt = run_sweep(sweep_cfg(token_store, tmp_path / "b", n_probes=2,
@@ -111,6 +112,13 @@ def test_data_target_is_scored_and_never_trained_on(token_store, store, heldout,
     # the target's held-out copy scores like the domain's held-out set (same documents)
     row = tgt.results.row(0, named=True)
     assert row["bpb:code_eval"] == pytest.approx(row[f"bpb:{DOMAIN}"], rel=0.15)
+    # a changed evaluation set is tokenized again and its probes are scored again
+    cfg = sweep_cfg(token_store, tmp_path / "b", n_probes=2, targets=[f"code_eval={src}"])
+    assert run_sweep(cfg, tmp_path / "rb").ran == []
+    write_jsonl(src, texts[:2])
+    os.utime(src, ns=(1, 1))
+    assert len(run_sweep(cfg, tmp_path / "rb").ran) == 2
+    assert TokenStore(tmp_path / "rb" / "targets" / "code_eval").info("code_eval")["docs"] == 2
 
 
 def test_target_copying_a_domain_pulls_the_proposal_toward_it(token_store, store, heldout,
