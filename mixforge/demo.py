@@ -107,6 +107,11 @@ def run_demo(out: str | Path, max_mb: float = 20.0, workers: int | None = None,
         from .train_probe.cli import summary_table
 
         echo(summary_table(results["probe"].results, rows=5))
+        from .train_probe.evaluate import thin_figures
+
+        if not results["probe"].results.is_empty():
+            for line in thin_figures(results["probe"].results.row(0, named=True)):
+                echo(f"note: {line}")
     echo(f"mix: {results.get('mix')}")
     if "probe" in results and cfg.targets:
         echo(target_mix(run_dir, results["probe"].results, cfg))

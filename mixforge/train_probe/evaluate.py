@@ -72,8 +72,11 @@ def thin_figures(row: dict, min_tokens: int | None = None) -> list[str]:
         if key.startswith("eval_tokens:") and n is not None and n < floor:
             name = key.split(":", 1)[1]
             se = row.get(f"bpb_se:{name}")
-            out.append(f"{name}: bpb rests on {int(n):,} tokens (standard error "
-                       f"{se:.3f} bpb); raise --eval-tokens / --heldout-tokens")
+            se_text = (f"standard error {se:.3f} bpb" if se is not None and math.isfinite(se)
+                       else "no standard error: one window")
+            out.append(f"{name}: bpb rests on {int(n):,} tokens ({se_text}); for more "
+                       "held-out text raise --eval-tokens, --heldout-tokens, "
+                       "--heldout-frac or --heldout-docs (or the domain is that small)")
     return out
 
 
