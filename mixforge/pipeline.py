@@ -49,7 +49,8 @@ class MixSection:
     regressor: Literal["auto", "mixing_law", "linear", "gbm"] = opt(
         "auto", "regmix: the loss model (auto: the one that wins cross-validation).")
     kl: float = opt(0.05, "regmix: pull toward the prior (KL weight).")
-    target: str | None = opt(None, "regmix: minimize this domain's bpb (default: the mean).")
+    target: str | None = opt(None, "regmix: minimize this target's bpb: a domain or a "
+                             "target of the 'targets' section (default: the mean).")
     budget_tokens: int = opt(0, "Total training tokens (0: every token once).")
     epoch_cap: float = opt(4.0, "Most times any domain may be repeated.")
     tau: float = opt(DEFAULT_TAU, "Temperature (strategy temperature).")
@@ -71,6 +72,11 @@ class PipelineConfig(ExecutorConfig):
     tokenizer: TokenizerTrainConfig | None = opt(
         None, "Train a BPE on the curated documents (`mixforge tokenizer train`).")
     tokenize: TokenizeConfig | None = opt(None, "Documents -> token store.")
+    targets: dict[str, str] = opt({}, "Evaluation sets from data, NAME: PATH (JSONL, "
+                                  "parquet, a text folder or hf:NAME; relative paths: to "
+                                  "the config file's folder): tokenized into "
+                                  "<run_dir>/targets/NAME, scored by every probe, never "
+                                  "trained on.")
     probe: SweepConfig | None = opt(None, "A probe sweep over sampled mixes (`mixforge probe "
                                     "sweep`); needed by mix strategy regmix.")
     mix: MixSection | None = opt(None, "The mix to export (needs tokenize).")
@@ -87,6 +93,9 @@ class PipelineConfig(ExecutorConfig):
             raise ConfigError(msg)
         if self.mix is not None and self.mix.strategy == "regmix" and self.probe is None:
             msg = "mix strategy 'regmix' needs a 'probe' section (the sweep it fits)"
+            raise ConfigError(msg)
+        if self.targets and self.probe is None:
+            msg = "the 'targets' section needs a 'probe' section (the sweep that scores them)"
             raise ConfigError(msg)
         if self.export and self.mix is None:
             msg = "'export' needs a 'mix' section (which mix to export)"
@@ -224,7 +233,20 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         cfg.run_dir = str(base / cfg.run_dir)
     cfg.ingest.inputs = [i if i.startswith("hf:") or Path(i).is_absolute() else str(base / i)
                          for i in cfg.ingest.inputs]
+    cfg.targets = {n: p if p.startswith("hf:") or Path(p).is_absolute() else str(base / p)
+                   for n, p in cfg.targets.items()}
+    targets_into_probe(cfg)
     return cfg
+
+
+def targets_into_probe(cfg: PipelineConfig) -> None:
+    """Add the ``targets:`` section to the sweep's targets as ``NAME=PATH`` (idempotent):
+    the sweep scores them."""
+    if cfg.probe is None:
+        return
+    specs = [f"{n}={p}" for n, p in sorted(cfg.targets.items())]
+    cfg.probe.targets = [*cfg.probe.targets,
+                         *(s for s in specs if s not in cfg.probe.targets)]
 
 
 def describe(cfg: PipelineConfig) -> str:
@@ -247,6 +269,7 @@ def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = No
 
 def _run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None) -> dict:
     run_dir = Path(cfg.run_dir)
+    targets_into_probe(cfg)
     executor = cfg.make()
     results: dict[str, Any] = {}
     for step in STEPS:

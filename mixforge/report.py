@@ -197,6 +197,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None,
     _tokens_section(run_dir, rep)
     _probe_section(run_dir, rep)
     _mix_section(run_dir, rep)
+    _evaluate_section(run_dir, rep)
     for section in extra_sections or []:
         section(run_dir, rep)
     path = Path(out) if out else run_dir / REPORT
@@ -286,3 +287,65 @@ def _probe_section(run_dir: Path, rep: Report) -> None:
 
         body += rep.img(_png(draw), "predicted vs actual")
     rep.add("Probes", body)
+
+
+def _evaluate_section(run_dir: Path, rep: Report) -> None:
+    """`mix evaluate`: the summary per target, paired differences to natural with their
+    95% intervals, and the mean evaluation curves (bpb against training tokens)."""
+    folder = run_dir / "evaluate"
+    if not (folder / "summary.parquet").exists():
+        return
+    from .mixers.evaluate import summary_table
+
+    summary = pl.read_parquet(folder / "summary.parquet")
+    if summary.is_empty():
+        return
+    domains = set()
+    if (folder / "results.parquet").exists():
+        domains = {c[2:] for c in pl.read_parquet(folder / "results.parquet").columns
+                   if c.startswith("w:")}
+    shown = [t for t in summary["target"].unique(maintain_order=True).to_list()
+             if t not in domains]
+    body = ("<p>Models per mix x seed; bits per byte (lower is better), mean [95% CI] over "
+            "seeds; differences paired by seed; tokens to natural: the fraction of "
+            "natural's training tokens the mix needs to reach natural's final bpb.</p>"
+            + _table_html(summary_table(summary, shown)))
+    diff = summary.filter(pl.col("target").is_in(shown) & (pl.col("mix") != "natural"))
+
+    def draw_diff(ax):
+        mixes = diff["mix"].unique(maintain_order=True).to_list()
+        width = 0.8 / max(len(shown), 1)
+        for j, t in enumerate(shown):
+            sub = {r["mix"]: r for r in diff.filter(pl.col("target") == t).iter_rows(
+                named=True)}
+            xs = [i + j * width for i in range(len(mixes))]
+            ys = [sub[m]["vs_natural"] if m in sub else float("nan") for m in mixes]
+            lo = [y - sub[m]["vs_natural_lo"] if m in sub and sub[m]["vs_natural_lo"]
+                  is not None else 0 for m, y in zip(mixes, ys, strict=True)]
+            hi = [sub[m]["vs_natural_hi"] - y if m in sub and sub[m]["vs_natural_hi"]
+                  is not None else 0 for m, y in zip(mixes, ys, strict=True)]
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=t)
+        ax.axhline(0, color="grey", lw=1)
+        ax.set_xticks([i + width * (len(shown) - 1) / 2 for i in range(len(mixes))], mixes)
+        ax.set_ylabel("bpb minus natural (paired)")
+        ax.set_title("difference to natural, 95% CI over seeds (below 0: better)")
+        ax.legend(fontsize=8)
+
+    body += rep.img(_png(draw_diff), "difference to natural")
+    if (folder / "curves.parquet").exists():
+        curves = pl.read_parquet(folder / "curves.parquet")
+        col = "bpb:avg"
+        if col in curves.columns:
+            mean = curves.group_by("mix", "tokens").agg(pl.col(col).mean()).sort("tokens")
+
+            def draw_curves(ax):
+                for m in curves["mix"].unique(maintain_order=True).to_list():
+                    sub = mean.filter(pl.col("mix") == m)
+                    ax.plot(sub["tokens"], sub[col], marker="o", ms=3, label=m)
+                ax.set_xlabel("training tokens")
+                ax.set_ylabel("held-out bpb, mean over domains")
+                ax.set_title("evaluation curves (mean over seeds)")
+                ax.legend(fontsize=8)
+
+            body += rep.img(_png(draw_curves), "evaluation curves")
+    rep.add("Mix evaluation", body)

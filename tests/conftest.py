@@ -24,7 +24,9 @@ import pytest
 from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
 from mixforge.stats import stage_files
+from mixforge.tokenize.loading import from_file
 from mixforge.tokenize.store import finalize_store, write_shard
+from mixforge.tokenize.token_bytes import token_byte_lengths
 from tests.pinned import pinned_copy
 
 
@@ -77,9 +79,12 @@ def token_store(tmp_path_factory: pytest.TempPathFactory, ingested_table, tiny_t
                     np.fromiter((i for ids in enc for i in ids), dtype=np.uint16),
                     np.array([len(e) for e in enc]), t["id"], t["source"],
                     np.array([len(s.encode()) for s in texts]))
-    finalize_store(out, tiny_tokenizer.get_vocab_size(),
-                   {"kind": "test-bpe", "vocab_size": tiny_tokenizer.get_vocab_size()},
-                   {"framing": "eos", "eos_id": eos})
+    tok_path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
+    tiny_tokenizer.save(str(tok_path))
+    loaded = from_file(tok_path)
+    finalize_store(out, tiny_tokenizer.get_vocab_size(), loaded.info(),
+                   {"framing": "eos", "eos_id": eos},
+                   token_bytes=token_byte_lengths(loaded, tiny_tokenizer.get_vocab_size()))
     return out
 
 

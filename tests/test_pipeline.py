@@ -54,3 +54,25 @@ def test_cli_run_dry_run_does_nothing(tmp_path, corpus_dir):
     assert not (tmp_path / "run").exists()
     res = CliRunner().invoke(main, ["run", str(_write(tmp_path / "b.yaml", "workers: x\n"))])
     assert res.exit_code == 2 and "config error" in res.output
+
+
+def test_targets_section_feeds_the_sweep(tmp_path):
+    text = ("ingest:\n  inputs: [x]\ntokenize: {}\ntargets:\n  mine: eval/set.jsonl\n"
+            "  hub: hf:org/set\nprobe:\n  n_probes: 2\n")
+    cfg = load_pipeline(_write(tmp_path / "p.yaml", text))
+    assert cfg.probe.targets == ["hub=hf:org/set", f"mine={tmp_path / 'eval/set.jsonl'}"]
+    with pytest.raises(ConfigError, match="'targets' section needs a 'probe'"):
+        load_pipeline(_write(tmp_path / "q.yaml",
+                             "ingest:\n  inputs: [x]\ntargets:\n  a: b.txt\n"))
+
+
+def test_demo_holds_python_docs_out_as_its_target(tmp_path):
+    from mixforge.demo import DEMO_TARGET, demo_config
+
+    for name in ("fortunes", "python_docs", "licenses"):
+        (tmp_path / f"{name}.jsonl.zst").write_bytes(b"")
+    cfg = demo_config(tmp_path, tmp_path / "run", 1.0)
+    assert sorted(cfg.ingest.inputs) == [str(tmp_path / "fortunes.jsonl.zst"),
+                                         str(tmp_path / "licenses.jsonl.zst")]
+    assert cfg.targets == {DEMO_TARGET: str(tmp_path / "python_docs.jsonl.zst")}
+    assert cfg.probe.targets == [f"{DEMO_TARGET}={tmp_path / 'python_docs.jsonl.zst'}"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..config import click_options
 from ..mixers.strategies import DEFAULT_TAU
 from ._common import (
     CONTEXT,
@@ -107,7 +108,9 @@ def plan(store: Path | None, run_dir: Path | None, mix_file: Path | None,
               default="auto", show_default=True, help="The loss model of the mix: auto "
               "takes the one that wins 5-fold CV on the objective.")
 @click.option("--target", default=None,
-              help="Minimize this domain's bpb (default: the mean over domains).")
+              help="Minimize this target's bpb: a domain, or a target the sweep scored "
+              "(a data target NAME=PATH or a set of domains, from `probe sweep --target`); "
+              "default: the mean over domains (avg).")
 @click.option("--kl", type=float, default=0.05, show_default=True,
               help="Pull toward the prior (tokens^0.5): KL weight in the objective.")
 @click.option("--budget", type=int, default=0,
@@ -173,3 +176,60 @@ def propose(run_dir: Path, strategy: str, doremi_steps: int, probes: Path | None
     for w in fit["warnings"]:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"mix: {m.save(out or mix_file(run_dir, 'regmix'))}")
+
+
+def _evaluate_options(fn):
+    from ..mixers.evaluate import EvaluateConfig
+    from ..train_probe.model import ProbeConfig
+    from ..train_probe.train import TrainConfig
+
+    fn = click_options(TrainConfig)(fn)
+    fn = click_options(ProbeConfig, skip=("vocab_size",))(fn)
+    return click_options(EvaluateConfig)(fn)
+
+
+@command.command("evaluate", context_settings=CONTEXT)
+@click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
+              help="A run with a token store (RUN_DIR/tokenize).")
+@_evaluate_options
+def evaluate(run_dir: Path, **flags) -> None:
+    """Train a model per mix x seed and compare mixes per target, paired by seed.
+
+    Mixes: strategy names (natural, uniform, unimax, temperature), mix files or
+    LABEL=FILE; natural and uniform are always there. Reports mean bpb with a 95% CI over
+    seeds, the paired difference to natural and to uniform with its 95% CI, and the
+    tokens each mix needs to reach natural's final bpb (fraction of natural's). Results:
+    RUN_DIR/evaluate/{results,summary,curves}.parquet; a rerun skips finished models.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    from ..config import from_flags
+    from ..mixers.evaluate import EvaluateConfig, evaluate_mixes, summary_table
+    from ..progress import table
+    from ..train_probe.evaluate import thin_figures
+    from ..train_probe.model import ProbeConfig
+    from ..train_probe.train import TrainConfig
+
+    cfg = from_flags(EvaluateConfig, flags)
+    cfg.probe = from_flags(ProbeConfig, flags, where="model options")
+    cfg.train = from_flags(TrainConfig, flags, where="train options")
+    n = (len(set(cfg.mixes) | {"natural", "uniform"})) * cfg.seeds
+    bar = tqdm(total=n * cfg.train.tokens, desc="tokens", unit="tok", unit_scale=True,
+               file=sys.stderr, dynamic_ncols=True, disable=None)
+    try:
+        ev = evaluate_mixes(cfg, run_dir, on_step=bar.update)
+    finally:
+        bar.close()
+    click.echo(f"mix evaluate: {ev.ran} model(s) trained, {ev.skipped} already done; "
+               f"{ev.results['params'][0]:,} parameters x {cfg.train.tokens:,} tokens, "
+               f"{cfg.seeds} seed(s); bits per byte (lower is better)")
+    shown = [t for t in ev.targets if t == "avg" or t not in
+             {c[2:] for c in ev.results.columns if c.startswith("w:")}]
+    click.echo(table(summary_table(ev.summary, shown), "mixes per target: mean [95% CI] over "
+                     "seeds; differences paired by seed (negative: better)"))
+    for line in thin_figures(ev.results.row(0, named=True)):
+        click.echo(f"note: {line}")
+    click.echo(f"results: {ev.out / 'summary.parquet'} (every domain too), "
+               f"{ev.out / 'results.parquet'}")

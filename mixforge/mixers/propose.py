@@ -2,8 +2,10 @@
 
 The regressor is the one that wins cross-validation on the objective (regression.py), its
 predictions clipped to the probes' range. The objective is the predicted held-out bits per
-byte averaged over domains (or one named target), plus ``kl`` × KL(w ‖ prior): the pull
-toward the prior keeps the proposal where probes were actually trained. Each domain is
+byte averaged over domains (or one domain, or a target the sweep scored: a data target
+``NAME=PATH`` or a set of domains, whose ``bpb:NAME`` column is then fitted directly),
+plus ``kl`` × KL(w ‖ prior): the pull toward the prior keeps the proposal where probes
+were actually trained. Each domain is
 bounded by its epoch cap at the training budget and by the largest weight any probe gave
 it: the proposal never leaves the region the probes covered. Smooth regressors (mixing
 law, linear) are minimized by SLSQP; for gradient boosting (piecewise constant) the
@@ -45,6 +47,24 @@ def results_matrix(results: pl.DataFrame, metric: str = METRIC
     w = results.select([f"{WEIGHT}{d}" for d in domains]).to_numpy().astype(float)
     y = results.select([f"{metric}{d}" for d in domains]).to_numpy().astype(float)
     return domains, w, y
+
+
+def target_column(results: pl.DataFrame, target: str, domains: list[str]) -> np.ndarray:
+    """(n, 1) bpb of a target that is not a domain: a data target or a target set the
+    sweep scored (its ``bpb:<target>`` column); the regressor then models it directly."""
+    col = f"{METRIC}{target}"
+    if col not in results.columns:
+        scored = sorted(c[len(METRIC):] for c in results.columns if c.startswith(METRIC)
+                        and c[len(METRIC):] not in domains)
+        msg = (f"target {target!r} is neither a probed domain nor a target the sweep scored; "
+               f"domains: {domains}; targets: {scored} (add it to the sweep with "
+               f"--target {target}=PATH)")
+        raise ConfigError(msg)
+    y = results[col].to_numpy().astype(float)[:, None]
+    if not np.isfinite(y).all():
+        msg = f"target {target!r}: some probes have no {col} (rerun the sweep with it)"
+        raise ConfigError(msg)
+    return y
 
 
 def _objective_weights(domains: list[str], target: str | None) -> np.ndarray:
@@ -139,11 +159,25 @@ def fit_report(results: pl.DataFrame, tokens: dict[str, int], target: str | None
                folds: int = 5, seed: int = 0) -> FitReport:
     """Cross-validated fit of every regressor beside the trivial predictors, scored on
     the per-domain bpb and on the objective (``target``, or the mean over domains)."""
-    domains, w, y = results_matrix(results)
+    domains, w, y, obj, label = objective(results, target)
     natural = np.array([tokens[d] for d in domains], dtype=float)
     natural /= natural.sum()
-    return assess_fit(w, y, natural, _objective_weights(domains, target),
-                      target or "mean over domains", folds, seed)
+    return assess_fit(w, y, natural, obj, label, folds, seed)
+
+
+def objective(results: pl.DataFrame, target: str | None
+              ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, str]:
+    """(domains, weights (n, D), losses to fit, objective weights over their columns, label).
+
+    ``target``: None or ``"avg"`` (the mean over domains), a domain, or a target the sweep
+    scored (a data target or a domain set: its own ``bpb:NAME`` column is fitted).
+    """
+    domains, w, y = results_matrix(results)
+    if target in (None, "avg"):
+        return domains, w, y, _objective_weights(domains, None), "mean over domains"
+    if target not in domains:
+        return domains, w, target_column(results, target, domains), np.ones(1), target
+    return domains, w, y, _objective_weights(domains, target), target
 
 
 def propose_mix(results: pl.DataFrame, tokens: dict[str, int], budget: int,
@@ -160,7 +194,8 @@ def propose_mix(results: pl.DataFrame, tokens: dict[str, int], budget: int,
     doubtful (a fit that loses to a trivial predictor, a predicted gain below the seed
     noise, too few probes, another budget than the sweep's).
     """
-    domains, w, y = results_matrix(results)
+    domains, w, y, obj, _ = objective(results, target)
+    target = None if target == "avg" else target
     if set(domains) != set(tokens):
         msg = f"probed domains {domains} differ from the store's {sorted(tokens)}"
         raise ConfigError(msg)
@@ -168,7 +203,6 @@ def propose_mix(results: pl.DataFrame, tokens: dict[str, int], budget: int,
         msg = f"unknown regressor {regressor!r}; choose auto or one of {list(REGRESSORS)}"
         raise ConfigError(msg)
     sweep = sweep or {}
-    obj = _objective_weights(domains, target)
     report = fit_report(results, tokens, target, seed=seed)
     chosen = (report.best or "mixing_law") if regressor == "auto" else regressor
     model = fit_bounded(chosen, w, y)

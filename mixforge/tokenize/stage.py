@@ -9,7 +9,9 @@ shard); when there are fewer shards than cores, each worker encodes with threads
 one big shard still uses every core. Per-shard markers make the stage resumable; a shard
 whose tokenizer, framing or input changed is redone. ``store.json`` (via
 `store.finalize_store`) records the tokenizer's fingerprint, the engine and why, the
-dtype, BOS/EOS ids and per-domain docs, tokens, bytes and bytes per token.
+dtype, BOS/EOS ids and per-domain docs, tokens, bytes and bytes per token; beside it,
+``token_bytes.npy`` holds the UTF-8 bytes of every token id (`token_bytes.py`), so
+probes compute exact bits per byte.
 
 Memory: one record batch of text (``batch_mb``, default 16 MB) and its tokens (4 bytes a
 token, ~1 token per 3-4 bytes) per worker, plus each domain's tokens of the current shard
@@ -42,6 +44,7 @@ from ..stats import stage_files
 from .fast import Encoder, Specials, build_encoder
 from .loading import LoadedTokenizer, load_tokenizer
 from .store import finalize_store, token_dtype, write_shard
+from .token_bytes import token_byte_lengths
 from .train import iter_texts
 
 log = logging.getLogger(__name__)
@@ -284,5 +287,6 @@ def tokenize(cfg: TokenizeConfig, run_dir: str | Path, executor: Executor | None
         "eos": prep.eos and {"token": prep.eos[0], "id": prep.eos[1]},
         "eos_id": prep.eos[1] if prep.eos else None,
         "bos_id": prep.bos[1] if prep.bos else None,
-        "input_stage": prep.input_stage})
+        "input_stage": prep.input_stage},
+        token_bytes=token_byte_lengths(enc.tok, enc.vocab_size))
     return report, meta

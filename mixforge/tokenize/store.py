@@ -4,6 +4,8 @@ Layout of a store folder (``<run>/tokenize`` by default)::
 
     store.json                      dtype, vocab size, tokenizer fingerprint, BOS/EOS,
                                     per-domain docs/tokens/bytes/bytes-per-token
+    token_bytes.npy                 UTF-8 bytes each token id stands for (int32, 0 for
+                                    specials; see token_bytes.py), for exact bits per byte
     <domain>/<shard>.bin            the shard's documents' tokens, back to back (raw dtype)
     <domain>/<shard>.docs.parquet   one row a document: id, source, n_tokens, n_bytes, offset
 
@@ -64,9 +66,20 @@ def write_shard(store_dir: str | Path, shard: str, domain: str, tokens: np.ndarr
 
 
 def finalize_store(store_dir: str | Path, vocab_size: int, tokenizer: dict,
-                   extra: dict | None = None) -> dict:
-    """Write ``store.json`` from the shards on disk (counts per domain); return it."""
+                   extra: dict | None = None,
+                   token_bytes: tuple[np.ndarray, str] | None = None) -> dict:
+    """Write ``store.json`` from the shards on disk (counts per domain); return it.
+
+    ``token_bytes`` (lengths, method) from `token_bytes.token_byte_lengths` is written to
+    ``token_bytes.npy`` and named in ``store.json`` (exact bits per byte needs it).
+    """
     store_dir = Path(store_dir)
+    if token_bytes is not None:
+        from .token_bytes import TOKEN_BYTES, write_token_bytes
+
+        write_token_bytes(store_dir, token_bytes[0])
+        extra = {**(extra or {}), "token_bytes": {"file": TOKEN_BYTES,
+                                                  "method": token_bytes[1]}}
     domains = {}
     for folder in sorted(p for p in store_dir.iterdir() if p.is_dir() and not
                          p.name.startswith("_")):
@@ -170,6 +183,27 @@ class TokenStore:
     @property
     def domains(self) -> list[str]:
         return sorted(self.meta["domains"])
+
+    @cached_property
+    def token_bytes(self) -> np.ndarray | None:
+        """UTF-8 bytes per token id (int32, ``(vocab_size,)``), or None for a store made
+        before ``token_bytes.npy`` existed (bits per byte then falls back to the
+        domain's average bytes per token, and says it is approximate)."""
+        spec = self.meta.get("token_bytes")
+        if not spec or not (self.path / spec["file"]).exists():
+            return None
+        out = np.load(self.path / spec["file"])
+        if len(out) < self.vocab_size:
+            msg = (f"{self.path / spec['file']} has {len(out)} entries, fewer than the "
+                   f"store's vocab_size {self.vocab_size}; tokenize the store again")
+            raise ConfigError(msg)
+        return out
+
+    @property
+    def token_bytes_method(self) -> str:
+        """How ``token_bytes`` counts (token_bytes.py), or ``store-average`` without it."""
+        spec = self.meta.get("token_bytes")
+        return spec["method"] if spec and self.token_bytes is not None else "store-average"
 
     def info(self, name: str) -> dict:
         return self.meta["domains"][name]

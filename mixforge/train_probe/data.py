@@ -3,10 +3,19 @@ the memory-mapped token store, and a held-out set per domain that training never
 
 Held-out split (once per sweep, saved beside the results): in each domain, documents are
 ranked by ``blake2b(seed, doc id)`` and the lowest-ranked are held out until they hold
-``heldout_frac`` of the domain's tokens, capped at ``heldout_tokens`` (at least one
-document held out, at least one left to train on). Keyed by document id, not position, so
-a document stays held out when the store is re-sharded; the split costs one hash per
+``heldout_frac`` of the domain's tokens, capped at ``heldout_tokens``, and until they are
+at least ``min_docs`` documents (but the document rule never takes more than a quarter
+of a domain's documents); at least one document is held out and one left to train on. A
+figure over 3 long documents measures those documents, not the domain: the document
+floor spreads evaluation over many (16 by default). Keyed by document id, not position,
+so a document stays held out when the store is re-sharded; the split costs one hash per
 document (~1 µs).
+
+Evaluation windows (`eval_windows`) take at most ``max_tokens`` held-out tokens per
+domain, spread over the held-out documents (every document gives its first ``c``
+tokens, ``c`` chosen so the total fits: short documents whole, long ones cut), not the
+first documents' tokens only. A domain scored on fewer than ``MIN_EVAL_DOCS`` documents
+or ``MIN_EVAL_TOKENS`` tokens is logged as resting on too little text.
 
 Training sequences: probe k's batch is ``batch_size`` windows of ``seq_len + 1`` tokens.
 Each batch's windows per domain come from a deterministic quota (after the batch, every
@@ -25,6 +34,7 @@ cumulative lengths are held; tokens are read from the memory map per window.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +42,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..mixers.mix import Mix
 from ..tokenize.store import DomainTokens, TokenStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,15 +54,18 @@ class HeldOut:
     frac: float
     max_tokens: int
     docs: dict[str, np.ndarray] = field(default_factory=dict)
+    min_docs: int = 1
 
     def to_dict(self) -> dict:
         return {"seed": self.seed, "frac": self.frac, "max_tokens": self.max_tokens,
+                "min_docs": self.min_docs,
                 "docs": {d: [int(i) for i in v] for d, v in self.docs.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> HeldOut:
         return cls(int(data["seed"]), float(data["frac"]), int(data["max_tokens"]),
-                   {d: np.asarray(v, dtype=np.int64) for d, v in data["docs"].items()})
+                   {d: np.asarray(v, dtype=np.int64) for d, v in data["docs"].items()},
+                   int(data.get("min_docs", 1)))
 
 
 def _doc_rank(ids: list[str], seed: int) -> np.ndarray:
@@ -61,8 +76,11 @@ def _doc_rank(ids: list[str], seed: int) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
+MIN_EVAL_DOCS, MIN_EVAL_TOKENS = 10, 4096  # below either, a figure is flagged as thin
+
+
 def split_heldout(store: TokenStore, seed: int = 0, frac: float = 0.05,
-                  max_tokens: int = 16384) -> HeldOut:
+                  max_tokens: int = 16384, min_docs: int = 16) -> HeldOut:
     """Choose the held-out documents of every domain (see the module docstring).
 
     Examples
@@ -74,7 +92,7 @@ def split_heldout(store: TokenStore, seed: int = 0, frac: float = 0.05,
     if not 0 < frac < 1 or max_tokens < 1:
         msg = f"heldout_frac must be in (0, 1) and heldout_tokens >= 1; got {frac}, {max_tokens}"
         raise ConfigError(msg)
-    out = HeldOut(seed, frac, max_tokens)
+    out = HeldOut(seed, frac, max_tokens, min_docs=min_docs)
     for name in store.domains:
         dom = store.domain(name)
         if dom.n_docs < 2:
@@ -85,6 +103,7 @@ def split_heldout(store: TokenStore, seed: int = 0, frac: float = 0.05,
         want = min(max_tokens, frac * dom.n_tokens)
         cum = np.cumsum(dom.doc_lens[order])
         n = int(np.searchsorted(cum, want, side="left")) + 1
+        n = max(n, min(min_docs, dom.n_docs // 4))
         n = min(max(n, 1), dom.n_docs - 1)
         out.docs[name] = np.sort(order[:n])
     return out
@@ -197,21 +216,71 @@ class MixSampler:
                 for d, n, s in zip(self.domains, self.drawn, self.streams, strict=True)}
 
 
+def spread_take(lens: np.ndarray, budget: int) -> np.ndarray:
+    """How many leading tokens of each document to take so the total is
+    ``min(budget, sum(lens))`` and every document gives ``min(len, c)`` for one cap ``c``
+    (short documents whole, long ones cut; remainders go to the first long documents)."""
+    lens = np.asarray(lens, dtype=np.int64)
+    if budget >= lens.sum():
+        return lens.copy()
+    srt = np.sort(lens)
+    n = len(srt)
+    used = 0
+    for i, v in enumerate(srt.tolist()):  # raise the cap document by document
+        if used + v * (n - i) >= budget:
+            cap = (budget - used) // (n - i)
+            break
+        used += v
+    take = np.minimum(lens, cap)
+    rest = budget - int(take.sum())
+    for j in np.flatnonzero(lens > cap)[:rest].tolist():
+        take[j] += 1
+    return take
+
+
+def doc_windows(docs: list[np.ndarray], seq_len: int, max_tokens: int | None,
+                where: str) -> np.ndarray:
+    """Documents' tokens (spread by `spread_take` under ``max_tokens + 1``) cut into
+    (n, seq_len + 1) windows overlapping by one token."""
+    lens = np.array([len(d) for d in docs], dtype=np.int64)
+    take = spread_take(lens, max_tokens + 1) if max_tokens else lens
+    toks = (np.concatenate([d[:t] for d, t in zip(docs, take.tolist(), strict=True)])
+            .astype(np.int64) if docs else np.zeros(0, np.int64))
+    n = max((len(toks) - 1) // seq_len, 0)
+    if n == 0:
+        msg = (f"{where}: its evaluation documents hold {len(toks)} tokens, fewer "
+               f"than one window of {seq_len + 1}; raise heldout_tokens/heldout_frac")
+        raise ConfigError(msg)
+    n_docs = int((take > 0).sum())
+    if n_docs < MIN_EVAL_DOCS or n * seq_len < MIN_EVAL_TOKENS:
+        log.warning("%s is scored on %d document(s), %d tokens: too little text for a "
+                    "figure to stand for it (want >= %d documents and >= %d tokens)",
+                    where, n_docs, n * seq_len, MIN_EVAL_DOCS, MIN_EVAL_TOKENS)
+    idx = np.arange(n)[:, None] * seq_len + np.arange(seq_len + 1)[None, :]
+    return toks[idx]
+
+
 def eval_windows(store: TokenStore, heldout: HeldOut, seq_len: int,
                  max_tokens: int | None = None) -> dict[str, np.ndarray]:
     """Held-out tokens of each domain cut into (n, seq_len + 1) windows, overlapping by
-    one token so every held-out token after the first is predicted exactly once."""
+    one token so every scored token after the first is predicted exactly once; at most
+    ``max_tokens`` + 1 tokens, spread over the held-out documents (`spread_take`)."""
     out = {}
     for name in store.domains:
         dom = store.domain(name)
-        toks = np.concatenate([dom.doc(int(i)) for i in heldout.docs[name]]).astype(np.int64)
-        if max_tokens:
-            toks = toks[: max_tokens + 1]
-        n = max((len(toks) - 1) // seq_len, 0)
-        if n == 0:
-            msg = (f"domain {name!r}: its held-out documents hold {len(toks)} tokens, fewer "
-                   f"than one window of {seq_len + 1}; raise heldout_tokens/heldout_frac")
-            raise ConfigError(msg)
-        idx = np.arange(n)[:, None] * seq_len + np.arange(seq_len + 1)[None, :]
-        out[name] = toks[idx]
+        out[name] = doc_windows([dom.doc(int(i)) for i in heldout.docs[name]], seq_len,
+                                max_tokens, f"domain {name!r}")
+    return out
+
+
+def target_windows(targets: dict[str, TokenStore], seq_len: int, max_tokens: int | None
+                   ) -> dict[str, np.ndarray]:
+    """Evaluation windows of data targets (evaluation-only stores, one domain each): all
+    their documents in store order, spread under ``max_tokens`` like `eval_windows`.
+    """
+    out = {}
+    for name, tstore in targets.items():
+        dom = tstore.domain(tstore.domains[0])
+        out[name] = doc_windows([dom.doc(i) for i in range(dom.n_docs)], seq_len,
+                                max_tokens, f"target {name!r}")
     return out

@@ -8,6 +8,10 @@ A sweep folder (``<run>/probes/`` by default) holds::
     curves.jsonl     per probe: held-out metrics at each eval point, training losses
     results.parquet  the table of the current plan's probes (rewritten at the end)
 
+Targets: ``--target NAME=DOMAIN,...`` scores a weighted set of domains; ``--target
+NAME=PATH`` an evaluation set from data, tokenized once into ``<run>/targets/NAME``
+(tokenize/targets.py) and scored by every probe (``bpb:NAME``), never trained on.
+
 Each probe has a key: a hash of the model and training config, the held-out rule, the
 target sets, the token store's ``store.json``, its mix weights and its seed. A rerun
 skips every probe whose id and key already sit in ``results.jsonl``; an interrupted batch
@@ -48,7 +52,7 @@ from ..mixers.mix import Mix
 from ..mixers.sampling import dirichlet_around, sample_mixes
 from ..rundir import atomic_path, write_json
 from ..tokenize.store import STORE_JSON, TokenStore
-from .data import HeldOut, split_heldout
+from .data import HeldOut, split_heldout, target_windows
 from .evaluate import check_targets
 from .model import ProbeConfig
 from .train import TrainConfig, train_probes
@@ -60,8 +64,10 @@ RESULTS, CURVES, HELDOUT = "results.jsonl", "curves.jsonl", "heldout.json"
 
 _MIXES_HELP = ("Mix files (YAML/JSON) or folders of them, one probe set per mix; without "
                "them, mixes are sampled (see --strategy).")
-_TARGETS_HELP = ("Named target sets, NAME=DOMAIN[:W],DOMAIN[:W] (e.g. "
-                 "code=python_code,python_docs); avg is always there.")
+_TARGETS_HELP = ("Named targets: NAME=DOMAIN[:W],DOMAIN[:W] (a weighted set of domains, "
+                 "e.g. code=python_code,python_docs) or NAME=PATH (an evaluation set from "
+                 "data: JSONL, parquet, a text folder or hf:NAME, tokenized into "
+                 "RUN/targets/NAME and never trained on); avg is always there.")
 
 
 @dataclass
@@ -90,6 +96,9 @@ class SweepConfig:
     k: int = opt(8, "Probes trained together as one batched model.")
     heldout_frac: float = opt(0.05, "Hold out about this fraction of each domain's tokens.")
     heldout_tokens: int = opt(16384, "...but at most this many held-out tokens per domain.")
+    heldout_docs: int = opt(16, "...and at least this many held-out documents per domain "
+                            "(at most a quarter of its documents), so a figure is not "
+                            "a few documents'.")
     targets: list[str] = opt([], _TARGETS_HELP, flag="--target")
     scales: list[str] = opt([], "Sweep the same mixes at each of these probe scales, "
                             "NAME:KEY=VALUE,... (keys: depth, aspect, head_dim, mlp_ratio, "
@@ -120,14 +129,39 @@ class SweepConfig:
         return Path(self.out) if self.out else Path(run_dir) / STAGE
 
 
+def _split_spec(spec: str) -> tuple[str, str]:
+    name, sep, body = spec.partition("=")
+    if not sep or not name.strip() or not body.strip():
+        msg = f"target {spec!r}: write NAME=DOMAIN[:WEIGHT],DOMAIN[:WEIGHT] or NAME=PATH"
+        raise ConfigError(msg)
+    return name.strip(), body.strip()
+
+
+def data_targets(specs: list[str]) -> dict[str, str]:
+    """The ``NAME=PATH`` targets among ``specs`` (see `tokenize.targets.is_data_spec`)."""
+    from ..tokenize.targets import is_data_spec
+
+    out = {}
+    for spec in specs:
+        name, body = _split_spec(spec)
+        if is_data_spec(body):
+            if name in out:
+                msg = f"target {name!r} is given twice"
+                raise ConfigError(msg)
+            out[name] = body
+    return out
+
+
 def parse_targets(specs: list[str]) -> dict[str, dict[str, float]]:
-    """``["code=python_code,python_docs:2"]`` -> ``{"code": {"python_code": 1, ...: 2}}``."""
+    """``["code=python_code,python_docs:2"]`` -> ``{"code": {"python_code": 1, ...: 2}}``
+    (the domain sets; ``NAME=PATH`` data targets are left to `data_targets`)."""
+    from ..tokenize.targets import is_data_spec
+
     out: dict[str, dict[str, float]] = {}
     for spec in specs:
-        name, sep, body = spec.partition("=")
-        if not sep or not name or not body:
-            msg = f"target {spec!r}: write NAME=DOMAIN[:WEIGHT],DOMAIN[:WEIGHT]"
-            raise ConfigError(msg)
+        name, body = _split_spec(spec)
+        if is_data_spec(body):
+            continue
         weights = {}
         for part in body.split(","):
             dom, _, w = part.partition(":")
@@ -194,6 +228,14 @@ def plan_sweep(cfg: SweepConfig, store: TokenStore) -> list[ProbePlan]:
     cfg.validate()
     targets = parse_targets(cfg.targets)
     check_targets(targets, store.domains)
+    data = data_targets(cfg.targets)
+    clash = sorted(set(data) & (set(store.domains) | set(targets) | {"avg"}))
+    if clash:
+        msg = (f"data target {clash[0]!r} has the name of a domain, of a target set or of "
+               "'avg'; rename it")
+        raise ConfigError(msg)
+    from ..tokenize.targets import source_key
+
     if cfg.mixes:
         files = _mix_files(cfg.mixes)
         mixes = [Mix.load(f) for f in files]
@@ -218,7 +260,9 @@ def plan_sweep(cfg: SweepConfig, store: TokenStore) -> list[ProbePlan]:
              if k not in ("device", "compile", "threads")
              and not (k == "precision" and v == "auto")}  # "auto": the keys of old sweeps
     base = config_hash(to_dict(cfg.probe), train, cfg.heldout_frac, cfg.heldout_tokens,
-                       cfg.seed, targets, _store_hash(store))
+                       cfg.heldout_docs, cfg.seed, targets, _store_hash(store),
+                       *([{n: source_key(src, store) for n, src in sorted(data.items())}]
+                         if data else []))
     plans = []
     for i, (mix, src) in enumerate(zip(mixes, sources, strict=True)):
         for r in range(cfg.seeds_per_mix):
@@ -281,14 +325,15 @@ def load_heldout(cfg: SweepConfig, store: TokenStore, out: Path) -> HeldOut:
     rule on the same store, else chosen now and saved."""
     path = out / HELDOUT
     want = {"seed": cfg.seed, "frac": cfg.heldout_frac, "max_tokens": cfg.heldout_tokens,
-            "store": _store_hash(store)}
+            "min_docs": cfg.heldout_docs, "store": _store_hash(store)}
     if path.exists():
         data = json.loads(path.read_text())
         if {k: data.get(k) for k in want} == want:
             return HeldOut.from_dict(data)
         log.warning("%s was made by another rule or store; choosing the held-out set again",
                     path)
-    held = split_heldout(store, cfg.seed, cfg.heldout_frac, cfg.heldout_tokens)
+    held = split_heldout(store, cfg.seed, cfg.heldout_frac, cfg.heldout_tokens,
+                         cfg.heldout_docs)
     write_json(path, {**held.to_dict(), **want})
     return held
 
@@ -301,6 +346,7 @@ class _Group:
     probe: ProbeConfig
     train: TrainConfig
     targets: dict[str, dict[str, float]]
+    data_targets: tuple[tuple[str, str], ...] = ()  # (name, evaluation-only store folder)
 
 
 def _run_group(group: _Group, on_step: Callable[[int], None] | None = None
@@ -308,10 +354,13 @@ def _run_group(group: _Group, on_step: Callable[[int], None] | None = None
     """Train one batch of probes; return their result rows and curve rows."""
     store = TokenStore(group.store)
     probe = replace(group.probe, vocab_size=max(group.probe.vocab_size, store.vocab_size))
+    extra = target_windows({n: TokenStore(p) for n, p in group.data_targets},
+                           probe.seq_len, group.train.eval_tokens) if group.data_targets \
+        else None
     start = time.perf_counter()
     runs = train_probes(store, group.heldout, [p.mix for p in group.plans],
                         [p.seed for p in group.plans], probe, group.train, group.targets,
-                        on_step=on_step)
+                        on_step=on_step, extra_windows=extra)
     wall = time.perf_counter() - start
     device = str(group.train.resolve_device())
     rows, curves = [], []
@@ -325,6 +374,7 @@ def _run_group(group: _Group, on_step: Callable[[int], None] | None = None
             "seq_len": probe.seq_len, "max_epochs": max(run.epochs.values()),
             "wall_s": round(wall / k, 3), "group_size": k, "group_wall_s": round(wall, 3),
             "group_tokens_per_s": round(run.tokens * k / wall, 1), "device": device,
+            "bpb_bytes": store.token_bytes_method,
         })
         curves.append({"probe": plan.id, "key": plan.key, "evals": run.curve,
                        "train_loss": run.train_loss,
@@ -397,11 +447,15 @@ def run_sweep(cfg: SweepConfig, run_dir: str | Path, executor: Executor | None =
     if skipped:
         log.info("%d of %d probes already finished, skipping them", len(skipped), len(plans))
     targets = parse_targets(cfg.targets)
+    from ..tokenize.targets import build_targets
+
+    built = build_targets(data_targets(cfg.targets), store, run_dir)
+    data = tuple((n, str(t.path)) for n, t in built.items())
     n_groups = -(-len(todo) // cfg.k)
     train = replace(cfg.train, threads=pool_threads(cfg.train.threads, executor.workers,
                                                     n_groups))
     groups = [_Group(str(store.path), heldout, tuple(todo[i:i + cfg.k]), cfg.probe, train,
-                     targets) for i in range(0, len(todo), cfg.k)]
+                     targets, data) for i in range(0, len(todo), cfg.k)]
 
     def record(rows: list[dict], curves: list[dict]) -> None:
         _append(out / CURVES, curves)

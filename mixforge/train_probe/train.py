@@ -146,11 +146,14 @@ def train_probes(store: TokenStore, heldout: HeldOut, mixes: list[Mix], seeds: l
                  model_cfg: ProbeConfig, cfg: TrainConfig,
                  targets: dict[str, dict[str, float]] | None = None,
                  on_step: Callable[[int], None] | None = None,
-                 windows: dict[str, np.ndarray] | None = None) -> list[ProbeRun]:
+                 windows: dict[str, np.ndarray] | None = None,
+                 extra_windows: dict[str, np.ndarray] | None = None) -> list[ProbeRun]:
     """Train ``len(mixes)`` probes as one batched model; probe k uses ``mixes[k]`` and
     ``seeds[k]`` (for both its initial weights and its data stream).
 
-    ``on_step(tokens)`` is called after every step with the tokens that step trained
+    ``extra_windows`` are data targets' evaluation windows (`data.target_windows`),
+    scored at every evaluation beside the domains. ``on_step(tokens)`` is called after
+    every step with the tokens that step trained
     (all probes together), for progress bars.
 
     Examples
@@ -215,7 +218,7 @@ def train_probes(store: TokenStore, heldout: HeldOut, mixes: list[Mix], seeds: l
             on_step(k * b * t)
         if step + 1 in at_eval:
             rows = evaluate(model, windows, store, targets, device=device,
-                            autocast=cuda and bf16)
+                            autocast=cuda and bf16, extra=extra_windows)
             for i, row in enumerate(rows):
                 curves[i].append({"step": step + 1, "tokens": (step + 1) * b * t, **row})
             log.info("step %d/%d: held-out bpb:avg %s", step + 1, steps,

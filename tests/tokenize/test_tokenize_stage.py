@@ -57,6 +57,11 @@ def test_store_holds_every_document_as_tokenizers_encodes_it(run, trained_json, 
             want = [*ref.encode(texts[ids[i]], add_special_tokens=False).ids, eos]
             assert dom.doc(i).tolist() == want
             assert dom.docs["n_bytes"][i].as_py() == len(texts[ids[i]].encode())
+            # token_bytes.npy: the scored tokens' bytes are the text's bytes (EOS: 0)
+            assert int(store.token_bytes[dom.doc(i).astype(np.int64)].sum()) == len(
+                texts[ids[i]].encode())
+    assert meta["token_bytes"]["method"] == store.token_bytes_method == "byte-level"
+    assert len(store.token_bytes) == meta["vocab_size"] and store.token_bytes[eos] == 0
 
 
 def test_rerun_skips_redo_and_determinism(run, trained_json, tmp_path, ingested_run):
@@ -113,6 +118,8 @@ def test_dtype_boundary_and_uint32_store(run, sample_texts):
     tok = load_tokenizer(big)
     text = docs_of(run)[dom.docs["id"][0].as_py()]
     assert tok.hf.decode(dom.doc(0).tolist()) == text
+    assert store.token_bytes_method == "byte-level"
+    assert int(store.token_bytes[dom.doc(0).astype(np.int64)].sum()) == len(text.encode())
 
 
 def test_65k_pretrained_tokenizer_fills_uint16(run):

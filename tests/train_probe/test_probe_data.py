@@ -34,9 +34,13 @@ def test_heldout_split_is_seeded_bounded_and_keyed_by_id(store, heldout):
         held = heldout.docs[d]
         np.testing.assert_array_equal(held, again.docs[d])
         assert 1 <= len(held) < dom.n_docs
-        # stops at the first document that reaches min(16384, 5% of the domain's tokens)
+        # stops at the first document that reaches min(16384, 5% of the domain's tokens),
+        # and holds at least min(16, a quarter of the documents)
         want = min(16384, 0.05 * dom.n_tokens)
         assert dom.doc_lens[held].sum() >= want or len(held) == dom.n_docs - 1
+        assert len(held) >= min(16, dom.n_docs // 4)
+        order = np.argsort(_rank(dom, 0))  # each document's place in the ranking
+        assert order[held].max() == len(held) - 1  # the lowest-ranked documents
     assert any(not np.array_equal(heldout.docs[d], other.docs[d]) for d in store.domains)
     assert HeldOut.from_dict(heldout.to_dict()).docs.keys() == heldout.docs.keys()
 
@@ -116,10 +120,28 @@ def test_heldout_documents_never_reach_training(store, heldout, tiny, make_train
         assert (win == POISON).all()
 
 
-def test_eval_windows_cover_heldout_tokens_once(store, heldout):
+def _rank(dom, seed):
+    from mixforge.train_probe.data import _doc_rank
+
+    return _doc_rank(dom.docs["id"].to_pylist(), seed)
+
+
+def test_eval_windows_spread_over_heldout_documents(store, heldout):
+    """Each held-out document gives its first min(len, c) tokens (c: one cap, +1 for
+    the first few) so 1001 tokens come from every held-out document, not the first ones."""
     w = eval_windows(store, heldout, 32, 1000)
     for d, win in w.items():
         dom = store.domain(d)
-        toks = np.concatenate([dom.doc(int(i)) for i in heldout.docs[d]])[:1001]
-        assert win.shape == (1000 // 32, 33)
-        np.testing.assert_array_equal(win[:, 1:].ravel(), toks[1:1 + win.shape[0] * 32])
+        docs = [dom.doc(int(i)) for i in heldout.docs[d]]
+        lens = np.array([len(x) for x in docs])
+        take = np.minimum(lens, 1001)
+        if lens.sum() > 1001:  # the naive water level
+            cap = max(c for c in range(1002) if np.minimum(lens, c).sum() <= 1001)
+            take = np.minimum(lens, cap)
+            extra = 1001 - take.sum()
+            take[np.flatnonzero(lens > cap)[:extra]] += 1
+        toks = np.concatenate([x[:t] for x, t in zip(docs, take, strict=True)])
+        n = (len(toks) - 1) // 32
+        assert win.shape == (n, 33)
+        np.testing.assert_array_equal(win[:, 1:].ravel(), toks[1:1 + n * 32])
+        np.testing.assert_array_equal(win[:, 0], toks[0:n * 32:32])

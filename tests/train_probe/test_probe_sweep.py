@@ -126,6 +126,8 @@ def test_cli_probe_sweep_runs_and_resumes(token_store, tmp_path):
     assert first.exit_code == 0, first.output
     assert "3 trained, 0 already done" in first.output
     assert "best 3 of 3 probes by bpb:avg" in first.output
+    # --eval-tokens 512: every figure rests on too little text, and the CLI says so
+    assert "note: python_code: bpb rests on 512 tokens (standard error" in first.output
     assert len((tmp_path / "probes" / "results.jsonl").read_text().splitlines()) == 3
     second = CliRunner().invoke(main, args)
     assert "0 trained, 3 already done" in second.output
