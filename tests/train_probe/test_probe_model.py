@@ -35,9 +35,10 @@ def test_probe_learns_real_text(store, heldout, make_train):
     assert last < uniform - 1.0
     assert [c["step"] for c in run.curve] == [50, 100, 150]
     for d in store.domains:  # bpb counts the scored tokens' own bytes (test_probe_bpb.py):
-        bpt = store.info(d)["bytes_per_token"]  # near, not at, the domain's average
+        bpt = store.info(d)["bytes_per_token"]  # near, not at, the domain's average (a few
+        # held-out documents of a small domain can sit 20% from it: python_code here)
         assert run.metrics[f"bpb:{d}"] == pytest.approx(
-            run.metrics[f"loss:{d}"] / (math.log(2) * bpt), rel=0.15)
+            run.metrics[f"loss:{d}"] / (math.log(2) * bpt), rel=0.3)
         assert run.metrics[f"bpb:{d}"] != pytest.approx(
             run.metrics[f"loss:{d}"] / (math.log(2) * bpt), rel=1e-6)
         assert 0.5 < run.metrics[f"bpb:{d}"] < 6
