@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from mixforge.corpus import build_corpus
 from mixforge.curate.dedup import FuzzyConfig, dedup
-from mixforge.curate.evaluate import all_pairs_jaccard, pair_quality, representative_quality
+from mixforge.curate.dedup_quality import all_pairs_jaccard, pair_quality, representative_quality
 from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
 from mixforge.stats import stage_files

@@ -1,6 +1,6 @@
 """Fuzzy dedup recall on scripts written without spaces (Chinese, Japanese, Thai) vs English.
 
-Real text of each script from pinned packages (`mixforge.curate.evaluate.script_sample`:
+Real text of each script from pinned packages (`mixforge.curate.dedup_quality.script_sample`:
 licence texts of licensedcode-data, spaCy's Chinese examples and Thai word list), cut
 into documents of 100 tokens with planted variants (1, 2, 3, 5 and 8 tokens replaced). Truth:
 the exact Jaccard of 5-token shingle sets over all pairs, computed here in plain Python
@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from mixforge.curate.dedup import FuzzyConfig, dedup
-from mixforge.curate.evaluate import script_sample
+from mixforge.curate.dedup_quality import script_sample
 from mixforge.curate.normalize import NormConfig, normalize
 from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest

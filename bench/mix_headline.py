@@ -46,7 +46,7 @@ from mixforge.pipeline import PipelineConfig, run_pipeline
 from mixforge.progress import table
 from mixforge.tokenize.stage import TokenizeConfig
 from mixforge.tokenize.store import TokenStore
-from mixforge.tokenize.train import TrainConfig as TokenizerTrainConfig
+from mixforge.tokenize.train import TokenizerTrainConfig
 from mixforge.train_probe.model import ProbeConfig
 from mixforge.train_probe.sweep import SweepConfig
 from mixforge.train_probe.train import TrainConfig

@@ -28,7 +28,7 @@ from .pipeline import MixSection, PipelineConfig, run_pipeline
 from .progress import shard_bar, table
 from .stats import run_stats
 from .tokenize.stage import TokenizeConfig
-from .tokenize.train import TrainConfig as TokenizerTrainConfig
+from .tokenize.train import TokenizerTrainConfig
 from .train_probe.model import ProbeConfig
 from .train_probe.sweep import SweepConfig
 from .train_probe.train import TrainConfig as ProbeTrainConfig
@@ -105,7 +105,7 @@ def run_demo(out: str | Path, max_mb: float = 20.0, workers: int | None = None,
         from .train_probe.sweep import summary_table
 
         echo(summary_table(results["probe"].results, rows=5))
-        from .train_probe.evaluate import thin_figures
+        from .train_probe.heldout import thin_figures
 
         if not results["probe"].results.is_empty():
             for line in thin_figures(results["probe"].results.row(0, named=True)):

@@ -30,8 +30,7 @@ from .mixers.export_config import ExportConfig
 from .mixers.strategies import DEFAULT_TAU
 from .stats import stage_files
 from .tokenize.stage import TokenizeConfig, tokenize
-from .tokenize.train import TrainConfig as TokenizerTrainConfig
-from .tokenize.train import train_tokenizer
+from .tokenize.train import TokenizerTrainConfig, train_tokenizer
 from .train_probe.sweep import SweepConfig, run_sweep
 
 log = logging.getLogger(__name__)

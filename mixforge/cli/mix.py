@@ -208,7 +208,7 @@ def evaluate(run_dir: Path, **flags) -> None:
     from ..config import from_flags
     from ..mixers.evaluate import EvaluateConfig, evaluate_mixes, summary_table
     from ..progress import table
-    from ..train_probe.evaluate import thin_figures
+    from ..train_probe.heldout import thin_figures
     from ..train_probe.model import ProbeConfig
     from ..train_probe.train import TrainConfig
 

@@ -84,7 +84,7 @@ def _sweep_one(cfg: SweepConfig, name: str, store, run: RunOptions, dry_run: boo
                f"results in {report.out / 'results.parquet'}")
     click.echo(summary_table(report.results))
     if not report.results.is_empty():
-        from ..train_probe.evaluate import thin_figures
+        from ..train_probe.heldout import thin_figures
 
         for line in thin_figures(report.results.row(0, named=True)):
             click.echo(f"note: {line}")

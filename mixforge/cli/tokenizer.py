@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..config import click_options, from_flags
-from ..tokenize.train import TrainConfig
+from ..tokenize.train import TokenizerTrainConfig
 from ._common import CONTEXT
 
 
@@ -19,13 +19,13 @@ def command() -> None:
 @command.command("train", context_settings=CONTEXT)
 @click.option("--run-dir", "-r", type=click.Path(path_type=Path), required=True,
               help="The run directory; writes RUN_DIR/tokenizer/tokenizer.json.")
-@click_options(TrainConfig)
+@click_options(TokenizerTrainConfig)
 def train(run_dir: Path, **flags) -> None:
     """Train a byte-level BPE on RUN_DIR's latest document stage."""
     from ..tokenize.loading import load_tokenizer
     from ..tokenize.train import train_tokenizer
 
-    cfg = from_flags(TrainConfig, flags)
+    cfg = from_flags(TokenizerTrainConfig, flags)
     out = train_tokenizer(run_dir, cfg)
     tok = load_tokenizer(out)
     click.echo(f"tokenizer: {tok.vocab_size:,} tokens written to {out} "

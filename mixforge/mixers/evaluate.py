@@ -44,7 +44,7 @@ from ..errors import ConfigError
 from ..rundir import atomic_path, write_json
 from ..tokenize.store import TokenStore
 from ..train_probe.data import split_heldout, target_windows
-from ..train_probe.evaluate import check_targets
+from ..train_probe.heldout import check_targets
 from ..train_probe.model import ProbeConfig
 from ..train_probe.sweep import _append, data_targets, parse_targets, read_results
 from ..train_probe.train import TrainConfig, train_probes

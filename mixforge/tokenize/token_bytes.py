@@ -3,7 +3,7 @@
 Bits per byte divides the loss of the tokens scored by the bytes *those* tokens stand
 for. A domain's average bytes per token hides that its documents differ (an ASCII and a
 CJK document of one domain differ ~3x), so evaluation sums this table over the target
-positions it actually scores (train_probe/evaluate.py). The table is built once, at
+positions it actually scores (train_probe/heldout.py). The table is built once, at
 tokenize time, and stored as ``token_bytes.npy`` (int32, one entry per id below
 ``vocab_size``) beside ``store.json``; ``store.json`` names the ``method``.
 

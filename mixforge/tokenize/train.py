@@ -33,7 +33,7 @@ GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}""
 
 
 @dataclass
-class TrainConfig:
+class TokenizerTrainConfig:
     """Options of `mixforge tokenizer train`."""
 
     vocab_size: int = opt(32768, "Vocabulary size, special tokens included.")
@@ -80,7 +80,7 @@ def build_bpe(pattern: str = GPT4_PATTERN):
     return tok
 
 
-def train_on_texts(batches, cfg: TrainConfig):
+def train_on_texts(batches, cfg: TokenizerTrainConfig):
     """Train a byte-level BPE on an iterator of text batches; return the Tokenizer."""
     from tokenizers import pre_tokenizers, trainers
 
@@ -93,14 +93,14 @@ def train_on_texts(batches, cfg: TrainConfig):
     return tok
 
 
-def train_tokenizer(run_dir: str | Path, cfg: TrainConfig | None = None) -> Path:
+def train_tokenizer(run_dir: str | Path, cfg: TokenizerTrainConfig | None = None) -> Path:
     """Train on the run's latest document stage; write ``<run>/tokenizer/tokenizer.json``.
 
     Examples
     --------
-    >>> path = train_tokenizer("runs/r1", TrainConfig(vocab_size=8192))  # doctest: +SKIP
+    >>> path = train_tokenizer("runs/r1", TokenizerTrainConfig(vocab_size=8192))  # doctest: +SKIP
     """
-    cfg = cfg or TrainConfig()
+    cfg = cfg or TokenizerTrainConfig()
     stage = input_stage(run_dir, TOKENIZER, cfg.input_stage)
     files = stage_files(Path(run_dir) / stage)
     out = tokenizer_json(run_dir)

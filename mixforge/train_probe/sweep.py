@@ -53,7 +53,7 @@ from ..mixers.sampling import dirichlet_around, sample_mixes
 from ..rundir import atomic_path, write_json
 from ..tokenize.store import STORE_JSON, TokenStore
 from .data import HeldOut, split_heldout, target_windows
-from .evaluate import check_targets
+from .heldout import check_targets
 from .model import ProbeConfig
 from .train import TrainConfig, train_probes
 

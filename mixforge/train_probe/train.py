@@ -36,7 +36,7 @@ from ..errors import ConfigError
 from ..mixers.mix import Mix
 from ..tokenize.store import TokenStore
 from .data import HeldOut, MixSampler, eval_windows
-from .evaluate import evaluate
+from .heldout import evaluate
 from .model import ProbeConfig, ProbeModel, clip_per_probe
 
 log = logging.getLogger(__name__)

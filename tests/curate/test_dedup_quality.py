@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from mixforge.curate.dedup import FuzzyConfig, dedup
-from mixforge.curate.evaluate import all_pairs_jaccard, pair_quality, representative_quality
+from mixforge.curate.dedup_quality import all_pairs_jaccard, pair_quality, representative_quality
 from mixforge.executor import LocalExecutor
 
 

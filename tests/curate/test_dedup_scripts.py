@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixforge.curate.dedup import FuzzyConfig, dedup
-from mixforge.curate.evaluate import script_sample
+from mixforge.curate.dedup_quality import script_sample
 from mixforge.executor import LocalExecutor
 
 from . import naive_curate as N

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mixforge.tokenize.loading import load_tokenizer
-from mixforge.tokenize.train import TrainConfig, train_on_texts
+from mixforge.tokenize.train import TokenizerTrainConfig, train_on_texts
 from tests.requires import require
 
 # Real tokenizers ship inside the litellm wheel; scripts/get-tokenizers.sh extracts them here
@@ -34,7 +34,7 @@ def trained_json(tmp_path_factory, ingested_table) -> Path:
     """A 2,048-token byte-level BPE trained by mixforge.tokenize.train on the corpus."""
     texts = ingested_table["text"].to_pylist()
     tok = train_on_texts([texts[i:i + 512] for i in range(0, len(texts), 512)],
-                         TrainConfig(vocab_size=2048))
+                         TokenizerTrainConfig(vocab_size=2048))
     out = tmp_path_factory.mktemp("trained") / "tokenizer.json"
     tok.save(str(out))
     return out

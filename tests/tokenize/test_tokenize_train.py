@@ -8,7 +8,7 @@ import logging
 from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
 from mixforge.tokenize.loading import load_tokenizer
-from mixforge.tokenize.train import TrainConfig, train_tokenizer
+from mixforge.tokenize.train import TokenizerTrainConfig, train_tokenizer
 
 
 def test_case_small_vocabulary_warns(tmp_path, caplog):
@@ -21,7 +21,7 @@ def test_case_small_vocabulary_warns(tmp_path, caplog):
     run = tmp_path / "run"
     ingest(IngestConfig(inputs=[str(src)]), run, LocalExecutor(1))
     with caplog.at_level(logging.WARNING, logger="mixforge.tokenize.train"):
-        out = train_tokenizer(run, TrainConfig(vocab_size=1024))
+        out = train_tokenizer(run, TokenizerTrainConfig(vocab_size=1024))
     got = load_tokenizer(out).vocab_size
     assert got < 1024
     msgs = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -37,6 +37,6 @@ def test_a_full_vocabulary_does_not_warn(tmp_path, caplog, ingested_run):
     run = tmp_path / "run"
     shutil.copytree(ingested_run, run)
     with caplog.at_level(logging.WARNING, logger="mixforge.tokenize.train"):
-        out = train_tokenizer(run, TrainConfig(vocab_size=512))
+        out = train_tokenizer(run, TokenizerTrainConfig(vocab_size=512))
     assert load_tokenizer(out).vocab_size == 512
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]

@@ -16,7 +16,7 @@ from mixforge.tokenize.loading import LoadedTokenizer
 from mixforge.tokenize.store import TokenStore, finalize_store, write_shard
 from mixforge.tokenize.token_bytes import token_byte_lengths
 from mixforge.train_probe.data import doc_windows, spread_take
-from mixforge.train_probe.evaluate import evaluate
+from mixforge.train_probe.heldout import evaluate
 
 ASCII = ("The quick brown fox jumps over the lazy dog and the license grants permission to "
          "use, copy, modify and distribute this software for any purpose. ") * 3
