@@ -93,8 +93,10 @@ class PipelineConfig(ExecutorConfig):
         if self.mix is not None and self.mix.strategy == "regmix" and self.probe is None:
             msg = "mix strategy 'regmix' needs a 'probe' section (the sweep it fits)"
             raise ConfigError(msg)
-        if self.targets and self.probe is None:
-            msg = "the 'targets' section needs a 'probe' section (the sweep that scores them)"
+        if self.targets and self.probe is None and not (self.filter and
+                                                        self.filter.quality.target):
+            msg = ("the 'targets' section needs a 'probe' section (the sweep that scores "
+                   "them) or a filter quality target naming one")
             raise ConfigError(msg)
         if self.export and self.mix is None:
             msg = "'export' needs a 'mix' section (which mix to export)"
@@ -240,7 +242,10 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
 
 def targets_into_probe(cfg: PipelineConfig) -> None:
     """Add the ``targets:`` section to the sweep's targets as ``NAME=PATH`` (idempotent):
-    the sweep scores them."""
+    the sweep scores them; a filter quality target that names one gets its data."""
+    if cfg.filter is not None:
+        cfg.filter.quality.target = [
+            f"{t}={cfg.targets[t]}" if t in cfg.targets else t for t in cfg.filter.quality.target]
     if cfg.probe is None:
         return
     specs = [f"{n}={p}" for n, p in sorted(cfg.targets.items())]

@@ -134,9 +134,11 @@ def roc_auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
 class QualityFilterConfig:
     """The filter stage's classifier toward a target (off while ``target`` is empty)."""
 
-    target: list[str] = opt([], "Target documents (files or folders any reader takes): "
-                            "train a classifier toward them against the run's documents and "
-                            "write every document's score (filter/scores, column quality).")
+    target: list[str] = opt([], "Target documents, as the probes' data targets: PATH or "
+                            "NAME=PATH (any input the readers take; in a pipeline file also "
+                            "a NAME of its targets: section). Trains a classifier toward them "
+                            "against the run's documents and writes every document's score "
+                            "(filter/scores, column quality).")
     keep_fraction: float | None = opt(None, "Also drop all but this top fraction by score "
                                       "(the threshold is that quantile of the pool sample's "
                                       "scores); default: score only.")
@@ -147,6 +149,14 @@ class QualityFilterConfig:
         if self.keep_fraction is not None and not 0 < self.keep_fraction <= 1:
             msg = f"quality.keep_fraction must be in (0, 1], got {self.keep_fraction}"
             raise ConfigError(msg)
+
+
+def target_path(spec: str) -> str:
+    """The data of a target spec: ``NAME=PATH`` (the probes' data-target form) or ``PATH``."""
+    from ..tokenize.targets import is_data_spec
+
+    name, sep, body = spec.partition("=")
+    return body if sep and is_data_spec(body) and "/" not in name else spec
 
 
 def pool_sample(files: list[Path], n: int) -> list[str]:
@@ -183,7 +193,7 @@ def prepare_quality(cfg: QualityFilterConfig, doc_files: list[Path],
     from ..rundir import atomic_path
 
     cfg.validate()
-    target = [t for path in cfg.target for t in read_table(path)["text"].to_pylist()]
+    target = [t for spec in cfg.target for t in read_table(target_path(spec))["text"].to_pylist()]
     pool = pool_sample(doc_files, cfg.max_pool_docs)
     h = hashlib.sha256(json.dumps([cfg.keep_fraction, cfg.max_pool_docs, cfg.seed]).encode())
     for t in (*target, "\0", *pool):

@@ -84,3 +84,21 @@ def test_filter_stage_scores_toward_a_target_and_keeps_its_top_fraction(run_copy
     models = list((run_copy / "filter" / "_quality").glob("*.npz"))
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and list((run_copy / "filter" / "_quality").glob("*.npz")) == models
+
+
+def test_one_notion_of_target_for_the_filter_and_the_probes(tmp_path):
+    """The filter's quality target takes the probes' data-target form, and in a pipeline
+    file a NAME of its targets: section (the same evaluation set for both)."""
+    from mixforge.curate.quality import target_path
+    from mixforge.pipeline import load_pipeline
+
+    assert target_path("eval=data/eval.jsonl") == "data/eval.jsonl"
+    assert target_path("data/eval.jsonl") == "data/eval.jsonl"
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("run_dir: run\ningest: {inputs: [corpus/]}\ntargets: {web: eval/web.jsonl}\n"
+                   "filter: {quality: {target: [web], keep_fraction: 0.5}}\n"
+                   "tokenize: {}\nprobe: {n_probes: 2}\n")
+    loaded = load_pipeline(cfg)
+    want = f"web={tmp_path / 'eval' / 'web.jsonl'}"
+    assert loaded.filter.quality.target == [want]
+    assert want in loaded.probe.targets
