@@ -128,3 +128,32 @@ def test_a_stage_sub_folder_locks_its_run_directory(tmp_path):
 
     assert run_dir_of(tmp_path / "run" / "dedup_exact" / "_map") == tmp_path / "run"
     assert run_dir_of(tmp_path / "run" / "ingest") == tmp_path / "run"
+
+
+def test_export_refuses_while_another_process_writes_the_run(tmp_path, token_store):
+    """`export -r RUN` reads RUN's token store under the run's lock: while another process
+    writes the run (say a tokenize rerun), the export says who and exits 1."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from mixforge.cli import main
+    from mixforge.mixers.mix import Mix
+
+    run = tmp_path / "run"
+    shutil.copytree(token_store, run / "tokenize")
+    mix = Mix({"fortunes": 1.0}, budget_tokens=2_000).save(tmp_path / "m.yaml")
+    args = ["export", "-r", str(run), "--mix", str(mix), "--format", "nanogpt",
+            "-o", str(tmp_path / "out"), "--val-fraction", "0.1", "--over-cap", "shrink"]
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE,
+                              env=_env(), text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 1 and "in use by pid" in res.output
+        assert not (tmp_path / "out").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert CliRunner().invoke(main, args).exit_code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,7 @@ def command(store: Path | None, run_dir: Path | None, mix_file: Path,
     from ..export import MANIFEST, export
     from ..mixers.mix import Mix
     from ..progress import table
+    from ..rundir import run_lock
 
     cfg = from_flags(ExportConfig, flags)
     mix = Mix.load(mix_file)
@@ -52,8 +54,12 @@ def command(store: Path | None, run_dir: Path | None, mix_file: Path,
     bar = tqdm(total=None, desc=f"export {cfg.format}", unit="tok", unit_scale=True,
                file=sys.stderr, dynamic_ncols=True, disable=None)
     start = time.perf_counter()
+    # hold the run's lock while reading its store: a tokenize rerun cannot rewrite it
+    # under the export (a store outside a run directory has no lock to take)
+    lock = (run_lock(run_dir) if run_dir is not None else contextlib.nullcontext())
     try:
-        rep = export(path, mix, cfg, on_chunk=bar.update)
+        with lock:
+            rep = export(path, mix, cfg, on_chunk=bar.update)
     finally:
         bar.close()
     secs = time.perf_counter() - start
