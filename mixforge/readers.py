@@ -460,7 +460,14 @@ def _hf_records(src: Source, opts: ReadOptions, reject: _Sink) -> Iterator[Recor
         spec = src.path[len(HF_PREFIX):]
         name, _, split = spec.partition(":")
         name, _, config = name.partition("@")
-        ds = datasets.load_dataset(name, config or None, split=split or "train", streaming=True)
+        try:
+            ds = datasets.load_dataset(name, config or None, split=split or "train",
+                                       streaming=True)
+        except (ConnectionError, OSError, FileNotFoundError, ValueError) as e:
+            msg = (f"{src.path}: cannot load the dataset ({type(e).__name__}: "
+                   f"{str(e).splitlines()[0] if str(e) else ''}); without network, "
+                   "save it with datasets' save_to_disk and ingest that folder")
+            raise ConfigError(msg) from e
         label = src.path
     if isinstance(ds, datasets.DatasetDict | datasets.IterableDatasetDict):
         msg = f"{src.path}: holds splits {list(ds)}; name one as hf:NAME:SPLIT"

@@ -266,6 +266,12 @@ def _probe_section(run_dir: Path, rep: Report) -> None:
         _bar(per, "domain", ["best probe", "mean", "worst probe"],
              "held-out bpb per domain across the probes", "bits per byte"), "probe bpb"))
     tokens = {d: v["tokens"] for d, v in json.loads(store.read_text())["domains"].items()}
+    if set(domains) != set(tokens):  # the store was rebuilt after the sweep
+        body += (f"<p><b>Warning:</b> the probes were trained on domains {domains}, but the "
+                 f"token store now holds {sorted(tokens)}: the sweep is stale, so no fit is "
+                 "shown (rerun `mixforge probe sweep`).</p>")
+        rep.add("Probes", body)
+        return
     if len(results) >= 4:
         fit = fit_report(results, tokens)
         preds, best = fit.preds, fit.best or "mixing_law"

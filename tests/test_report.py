@@ -55,3 +55,22 @@ def test_every_image_loads_in_headless_chromium(run_with_rejects, tmp_path):
     img = Image.open(shot).convert("L")
     assert img.size == (1100, 2000)
     assert len(img.getcolors(maxcolors=1 << 16) or range(999)) > 20, "the screenshot is blank"
+
+
+def test_report_flags_a_sweep_older_than_the_store(tmp_path, token_store):
+    """The store was rebuilt with other domains after the sweep: the report says the sweep
+    is stale instead of crashing on the missing domain (newcomer trial)."""
+    import shutil
+
+    import polars as pl
+
+    from mixforge.report import build_report
+
+    run = tmp_path / "run"
+    shutil.copytree(token_store, run / "tokenize")
+    (run / "probes").mkdir()
+    pl.DataFrame({"probe": [f"p{i}" for i in range(5)], "w:ghost": [1.0] * 5,
+                  "bpb:ghost": [3.0, 3.1, 3.2, 3.3, 3.4], "bpb:avg": [3.0] * 5}
+                 ).write_parquet(run / "probes" / "results.parquet")
+    html = build_report(run).read_text()
+    assert "the sweep is stale" in html

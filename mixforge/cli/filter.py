@@ -83,7 +83,13 @@ def command(run: RunOptions, config_path: Path | None, disable: tuple[str, ...],
     cfg = load_config(config_path, flags, disable, languages, quality_target, quality_keep)
     in_stage, tasks = plan_filter(cfg, run_dir)
     enabled = [g for g in GROUPS if getattr(cfg, g).enabled]
-    click.echo(f"filter: {len(tasks)} shards of {in_stage}; rule groups: {', '.join(enabled)}")
+    rules = (f"policies: {cfg.policy} (unmatched domains: web)" if cfg.policies()
+             else f"rule groups: {', '.join(enabled)}")
+    quality = (f"; quality toward {', '.join(cfg.quality.target)}"
+               + (f", keep the top {cfg.quality.keep_fraction:g}"
+                  if cfg.quality.keep_fraction is not None else "")
+               if cfg.quality.target else "")
+    click.echo(f"filter: {len(tasks)} shards of {in_stage}; {rules}{quality}")
     ex = run.executor()
     with shard_bar(len(tasks), "filter (dry run)" if dry_run else "filter") as tick:
         if dry_run:
@@ -114,6 +120,12 @@ def command(run: RunOptions, config_path: Path | None, disable: tuple[str, ...],
         df = df.with_columns(dropped=pl.col("docs") - pl.col("kept"),
                              kept_share=(pl.col("kept") / pl.col("docs")).round(4))
         click.echo(table(df, "per domain, under its policy"))
+        import fnmatch
+
+        for pattern, preset in policy:
+            if not any(fnmatch.fnmatchcase(d, pattern) for d in doms):
+                click.echo(f"warning: policy {pattern}={preset} matches no domain of this "
+                           f"run ({', '.join(doms)}): a typo?", err=True)
     verb = "would keep" if dry_run else "kept"
     click.echo(f"filter: {verb} {totals.get('kept', 0):,} of {totals.get('docs_in', 0):,} "
                f"documents ({totals.get('rejected', 0):,} dropped)")

@@ -129,7 +129,8 @@ def filter_table(table: pa.Table, cfg: FilterConfig,
         for d, n_in, n_kept in doms.group_by("d").agg(pl.len(), pl.col("kept").sum()).rows():
             counts[f"domain_in:{d}"] = int(n_in)
             counts[f"domain_kept:{d}"] = int(n_kept)
-    for group in GROUPS:  # what each group alone would drop (as each datatrove filter would)
+    for group in () if policy else GROUPS:  # what each group alone would drop (as each
+        # datatrove filter would); with per-domain policies the per-domain table says it
         if getattr(cfg, group).enabled and (group != "language" or cfg.language.languages):
             alone = drop_reasons(stats, cfg, (group,))
             counts[f"flagged_{group}"] = alone.len() - alone.null_count()

@@ -146,6 +146,10 @@ class QualityFilterConfig:
     seed: int = opt(0, "Seed of the pool sample and of training.")
 
     def validate(self) -> None:
+        if self.keep_fraction is not None and not self.target:
+            msg = ("quality.keep_fraction (--quality-keep) needs target documents to score "
+                   "toward: give --quality-target PATH")
+            raise ConfigError(msg)
         if self.keep_fraction is not None and not 0 < self.keep_fraction <= 1:
             msg = f"quality.keep_fraction must be in (0, 1], got {self.keep_fraction}"
             raise ConfigError(msg)

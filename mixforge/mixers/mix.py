@@ -85,7 +85,11 @@ class Mix:
         if not path.exists():
             msg = f"mix file {path} does not exist"
             raise ConfigError(msg)
-        data = yaml.safe_load(path.read_text())
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            msg = f"mix file {path}: not valid YAML: {e}"
+            raise ConfigError(msg) from e
         if not isinstance(data, dict):
             msg = f"{path}: a mix file is a mapping with 'weights'"
             raise ConfigError(msg)

@@ -255,6 +255,10 @@ def propose_mix(results: pl.DataFrame, tokens: dict[str, int], budget: int,
         warnings.append("seed noise not measured (no mix probed with several seeds): "
                         "sweep with --seeds-per-mix 2 to know whether the predicted gain "
                         "is real")
+    if cv and cv["spearman_obj"] <= 0:
+        warnings.append(f"the fit ranks held-out probes no better than chance (CV Spearman "
+                        f"{cv['spearman_obj']:+.3f} on the objective): the proposal rests on "
+                        "noise; sweep more probes (or larger ones) before trusting it")
     if len(w) < want:
         warnings.append(f"{len(w)} probes for {len(domains)} domains; {want} recommended "
                         f"(4 x (domains + 2): Olmix finds the probes needed grow linearly "

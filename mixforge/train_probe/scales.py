@@ -55,7 +55,8 @@ def parse_scales(specs: list[str]) -> list[Scale]:
             key = key.strip().replace("-", "_")
             if not eq or key not in _PROBE_KEYS | _TRAIN_KEYS:
                 msg = (f"scale {spec!r}: {part!r} is not KEY=VALUE with KEY one of "
-                       f"{sorted(_PROBE_KEYS | _TRAIN_KEYS)}")
+                       f"{sorted(_PROBE_KEYS | _TRAIN_KEYS)} (one scale per --scales: "
+                       "repeat the flag for the next scale)")
                 raise ConfigError(msg)
             x = _number(val, key, spec)
             if key in _PROBE_KEYS:

@@ -100,10 +100,11 @@ class SweepConfig:
                             "(at most a quarter of its documents), so a figure is not "
                             "a few documents'.")
     targets: list[str] = opt([], _TARGETS_HELP, flag="--target")
-    scales: list[str] = opt([], "Sweep the same mixes at each of these probe scales, "
-                            "NAME:KEY=VALUE,... (keys: depth, aspect, head_dim, mlp_ratio, "
-                            "seq_len, tokens, batch_size, lr), each into OUT/scale-NAME; "
-                            "then `probe transfer OUT` checks the rankings agree.")
+    scales: list[str] = opt([], "Sweep the same mixes at each of these probe scales, one "
+                            "--scales NAME:KEY=VALUE,... per scale (repeat the flag; keys: "
+                            "depth, aspect, head_dim, mlp_ratio, seq_len, tokens, "
+                            "batch_size, lr), each into OUT/scale-NAME; then `probe "
+                            "transfer OUT` checks the rankings agree.")
     probe: ProbeConfig = field(default_factory=ProbeConfig,
                                metadata={"help": "The probe model's shape."})
     train: TrainConfig = field(default_factory=TrainConfig,

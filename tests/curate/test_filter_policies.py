@@ -101,3 +101,21 @@ def test_dry_run_prints_each_domain_under_its_policy(run_copy):
     assert "dialogue" in res.output and "reference" in res.output
     assert not (run_copy / "filter").exists()
     shutil.rmtree(run_copy)
+
+
+def test_a_policy_pattern_matching_no_domain_is_named(run_copy):
+    from mixforge.cli import main
+
+    res = CliRunner().invoke(main, ["filter", "-r", str(run_copy), "--workers", "1",
+                                    "--dry-run", "--policy", "pyhton_code=code,*=reference",
+                                    "--disable", "language"])
+    assert res.exit_code == 0, res.output
+    assert "policy pyhton_code=code matches no domain" in res.output
+    assert "policies: pyhton_code=code,*=reference" in res.output
+
+
+def test_quality_keep_needs_a_target():
+    from mixforge.curate.quality import QualityFilterConfig
+
+    with pytest.raises(ConfigError, match="--quality-target"):
+        FilterConfig(quality=QualityFilterConfig(keep_fraction=0.3)).validate()

@@ -93,3 +93,15 @@ def test_strategies_on_the_real_store_round_trip(token_store, tmp_path):
         for suffix in (".yaml", ".json"):
             back = Mix.load(m.save(tmp_path / f"{name}{suffix}"))
             assert back == m
+
+
+def test_a_mix_file_that_is_not_yaml_is_a_config_error(tmp_path):
+    import pytest
+
+    from mixforge.errors import ConfigError
+    from mixforge.mixers.mix import Mix
+
+    bad = tmp_path / "junk.yaml"
+    bad.write_text("weights: [1,2\n")
+    with pytest.raises(ConfigError, match="junk.yaml: not valid YAML"):
+        Mix.load(bad)
