@@ -103,5 +103,5 @@ def test_a_mix_file_that_is_not_yaml_is_a_config_error(tmp_path):
 
     bad = tmp_path / "junk.yaml"
     bad.write_text("weights: [1,2\n")
-    with pytest.raises(ConfigError, match="junk.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"junk\.yaml: not valid YAML"):
         Mix.load(bad)
