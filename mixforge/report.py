@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from .errors import ConfigError
 from .layout import (
     FUNNEL,
     MARKERS,
@@ -166,8 +167,18 @@ document.body.dataset.loaded=i.filter(x=>x.complete&&x.naturalWidth>0).length;}}
 
 def build_report(run_dir: str | Path, out: str | Path | None = None,
                  extra_sections: list[Callable[[Path, Report], None]] | None = None) -> Path:
-    """Write ``<run>/report.html`` (or ``out``) and return its path."""
+    """Write ``<run>/report.html`` (or ``out``) and return its path.
+
+    Raises `ConfigError` when ``run_dir`` holds nothing a run writes (no finished stage,
+    token store or probe sweep).
+    """
     run_dir = Path(run_dir)
+    has_stage = run_dir.is_dir() and any((p / MARKERS).is_dir() for p in run_dir.iterdir())
+    if not (has_stage or (token_store(run_dir) / STORE_JSON).exists()
+            or probe_results(run_dir).exists()):
+        msg = (f"{run_dir} is not a run directory (no finished stage, token store or probe "
+               "sweep in it); give the --run-dir of a run")
+        raise ConfigError(msg)
     rep = Report(f"mixforge run: {run_dir.name}")
     f = funnel(run_dir)
     if f.height:
@@ -184,7 +195,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None,
             body += f"<h3>{html.escape(stage)}: {html.escape(reason)}</h3>" + "".join(
                 f"<pre>{html.escape(t)}</pre>" for t in texts)
         rep.add("Rejects", body)
-    stats = run_stats(run_dir)
+    stats = run_stats(run_dir) if has_stage else {}
     stats = {s: stats[s] for s in stages_of(run_dir) if s in stats}
     if stats:
         per = pl.concat([df.filter(pl.col("domain") != "TOTAL")

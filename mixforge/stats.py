@@ -8,7 +8,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from .errors import ConfigError
-from .layout import MARKERS
+from .layout import MARKERS, PIPELINE
 from .rundir import read_marker
 
 
@@ -42,13 +42,22 @@ def document_stats(files: list[Path]) -> pl.DataFrame:
 
 
 def run_stats(run_dir: str | Path, stage: str | None = None) -> dict[str, pl.DataFrame]:
-    """Per-domain stats of every document stage in a run (or of one stage)."""
+    """Per-domain stats of every document stage in a run (or of one stage), in pipeline
+    order (stages the pipeline does not name come after, by name).
+
+    Raises `ConfigError` when ``run_dir`` does not exist or holds no finished stage.
+    """
     run_dir = Path(run_dir)
     if not run_dir.exists():
         msg = f"run directory {run_dir} does not exist"
         raise ConfigError(msg)
-    stages = [stage] if stage else [
-        p.name for p in sorted(run_dir.iterdir()) if (p / MARKERS).is_dir()]
+    order = {s.folder: i for i, s in enumerate(PIPELINE)}
+    found = [p.name for p in run_dir.iterdir() if (p / MARKERS).is_dir()]
+    if not stage and not found:
+        msg = (f"{run_dir} is not a run directory (no finished stage in it); run "
+               f"`mixforge ingest INPUTS -r {run_dir}` first")
+        raise ConfigError(msg)
+    stages = [stage] if stage else sorted(found, key=lambda n: (order.get(n, len(order)), n))
     out = {}
     for s in stages:
         files = stage_files(run_dir / s)

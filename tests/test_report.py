@@ -74,3 +74,15 @@ def test_report_flags_a_sweep_older_than_the_store(tmp_path, token_store):
                  ).write_parquet(run / "probes" / "results.parquet")
     html = build_report(run).read_text()
     assert "the sweep is stale" in html
+
+
+def test_stats_and_report_refuse_a_folder_that_is_not_a_run(tmp_path):
+    from click.testing import CliRunner
+
+    from mixforge.cli import main
+
+    (tmp_path / "empty").mkdir()
+    for cmd in (["stats", str(tmp_path / "empty")], ["report", str(tmp_path / "empty")]):
+        res = CliRunner().invoke(main, cmd)
+        assert res.exit_code == 2 and "not a run directory" in res.output, cmd
+    assert not (tmp_path / "empty" / "report.html").exists()
