@@ -22,6 +22,7 @@ pipeline that has run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,19 @@ from .config import config_hash, to_dict
 from .errors import ConfigError
 from .executor import Executor, OnResult, get_executor
 from .ingest import PARQUET_OPTS
-from .layout import DOCUMENT_STAGES, PIPELINE, REJECTS, has_run, marker_path
+from .layout import (
+    DOCUMENT_STAGES,
+    MARKERS,
+    PIPELINE,
+    REJECTS,
+    STAGE_JSON,
+    has_run,
+    marker_path,
+)
 from .rundir import ShardTask, StageReport, atomic_path, read_marker, run_stage
 from .stats import stage_files
 
+log = logging.getLogger(__name__)
 SAMPLES = "samples"  # <stage>/samples/<shard>.parquet
 COUNT_KEYS = ("docs_in", "kept", "rejected")  # every stage's marker and report
 
@@ -101,9 +111,28 @@ def input_stage(run_dir: str | Path, stage: str, requested: str | None = None) -
         return requested
     for name in candidates:
         if has_run(run_dir, name):
+            _warn_if_stale(run_dir, name)
             return name
     msg = f"{run_dir}: none of {list(candidates)} has run; run `mixforge ingest` first"
     raise ConfigError(msg)
+
+
+def _warn_if_stale(run_dir: Path, name: str) -> None:
+    """Log a warning when a stage upstream of ``name`` finished after it: ``name`` then
+    holds documents of an earlier run of that stage (e.g. ingest was rerun on new inputs)."""
+    mine = run_dir / name / STAGE_JSON
+    if not mine.exists():
+        return
+    for up in upstream_document_stages(name):
+        # a shard's marker is rewritten only when the shard is redone (a rerun that skips
+        # every shard leaves them), so a newer upstream marker means new upstream documents
+        newest = max((m.stat().st_mtime for m in (run_dir / up / MARKERS).glob("*.json")),
+                     default=0.0)
+        if newest > mine.stat().st_mtime:
+            log.warning("%s finished after %s: %s holds documents of an earlier %s; rerun "
+                        "%s (or pass --input-stage %s) to read the new ones", up, name, name,
+                        up, name, up)
+            return
 
 
 def plan_documents(run_dir: str | Path, in_stage: str, out_stage: str, fn: DocFn,

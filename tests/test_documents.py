@@ -107,3 +107,34 @@ def test_shard_tasks_carry_typed_params(ingested_run):
     src = [str(p) for p in (ingested_run / "ingest").glob("*.parquet")][:1]
     assert isinstance(plan_ingest(IngestConfig(inputs=src), ingested_run)[0].params,
                       IngestParams)
+
+
+def test_a_stage_older_than_its_upstream_is_named(tmp_path, corpus_dir, caplog):
+    """Ingest rerun on other inputs after dedup: the stage filter would read (dedup_exact)
+    holds the old documents, and picking it says so; a rerun that redoes nothing does not."""
+    import logging
+    import shutil
+    import time
+
+    from mixforge.curate.dedup import ExactConfig, dedup
+    from mixforge.documents import input_stage
+    from mixforge.executor import LocalExecutor
+    from mixforge.ingest import IngestConfig, ingest
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(corpus_dir / "licenses.jsonl.zst", src)
+    run = tmp_path / "run"
+    ingest(IngestConfig(inputs=[str(src)]), run, LocalExecutor(1))
+    dedup(ExactConfig(), run, LocalExecutor(1))
+    time.sleep(0.05)
+    ingest(IngestConfig(inputs=[str(src)]), run, LocalExecutor(1))  # nothing redone
+    with caplog.at_level(logging.WARNING, logger="mixforge.documents"):
+        assert input_stage(run, "filter") == "dedup_exact"
+    assert "finished after" not in caplog.text
+    shutil.copy(corpus_dir / "fortunes.jsonl.zst", src)
+    time.sleep(0.05)
+    ingest(IngestConfig(inputs=[str(src)]), run, LocalExecutor(1))  # new documents
+    with caplog.at_level(logging.WARNING, logger="mixforge.documents"):
+        assert input_stage(run, "filter") == "dedup_exact"
+    assert "ingest finished after dedup_exact" in caplog.text

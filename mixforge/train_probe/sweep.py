@@ -442,7 +442,14 @@ def run_sweep(cfg: SweepConfig, run_dir: str | Path, executor: Executor | None =
     heldout = load_heldout(cfg, store, out)
     _repair(out / RESULTS)
     _repair(out / CURVES)
-    done = {(r.get("probe"), r.get("key")) for r in read_results(out / RESULTS)}
+    earlier = read_results(out / RESULTS)
+    done = {(r.get("probe"), r.get("key")) for r in earlier}
+    planned = {(p.id, p.key) for p in plans}
+    other = {(r.get("probe"), r.get("key")) for r in earlier} - planned
+    if other:
+        log.warning("%s holds %d probe results of other sweep settings; results.parquet "
+                    "will hold only this sweep's %d probes (the others stay in %s; use --out "
+                    "to keep sweeps apart)", out, len(other), len(plans), RESULTS)
     todo = [p for p in plans if (p.id, p.key) not in done]
     skipped = [p.id for p in plans if (p.id, p.key) in done]
     if skipped:

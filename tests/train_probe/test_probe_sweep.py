@@ -149,3 +149,24 @@ def test_sweep_in_a_process_pool_equals_inline(token_store, tmp_path):
     pooled = run_sweep(cfg, tmp_path, LocalExecutor(2))
     cols = [c for c in inline.results.columns if c.startswith(("loss:", "bpb:", "w:"))]
     assert pooled.results.select(cols).equals(inline.results.select(cols))
+
+
+def test_a_sweep_with_other_settings_says_what_it_replaces(token_store, tmp_path, caplog):
+    import logging
+
+    from mixforge.executor import LocalExecutor
+    from mixforge.train_probe.model import ProbeConfig
+    from mixforge.train_probe.sweep import SweepConfig, run_sweep
+
+    def sweep(tokens: int):
+        cfg = SweepConfig(store=str(token_store), out=str(tmp_path / "p"), n_probes=2, k=2)
+        cfg.probe = ProbeConfig(depth=1, aspect=16, head_dim=16, seq_len=32)
+        cfg.train.tokens, cfg.train.batch_size, cfg.train.device = tokens, 4, "cpu"
+        cfg.train.evals, cfg.train.eval_tokens = 1, 256
+        return run_sweep(cfg, tmp_path, LocalExecutor(1))
+
+    sweep(4 * 4 * 32)
+    with caplog.at_level(logging.WARNING, logger="mixforge.train_probe.sweep"):
+        rep = sweep(2 * 4 * 4 * 32)
+    assert len(rep.results) == 2 and len(rep.ran) == 2
+    assert "holds 2 probe results of other sweep settings" in caplog.text
