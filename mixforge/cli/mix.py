@@ -150,6 +150,11 @@ def propose(run_dir: Path, strategy: str, doremi_steps: int, probes: Path | None
     folder = probes_folder(run_dir, probes)
     results = probe_results(folder)
     info = load_sweep_info(folder, results)
+    now = store.meta.get("tokenizer", {}).get("fingerprint")
+    if info.get("sweep_tokenizer") and now and info["sweep_tokenizer"] != now:
+        click.echo("warning: the probes were trained on a token store made with another "
+                   "tokenizer (it was retrained since the sweep): their bpb no longer "
+                   "describes this store; rerun `mixforge probe sweep`", err=True)
     budget = budget or info.get("sweep_budget") or sum(tokens.values())
     m, fit = propose_mix(results, tokens, budget, epoch_cap, target, regressor, kl, seed,
                          sweep=info)

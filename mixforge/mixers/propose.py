@@ -145,6 +145,7 @@ def load_sweep_info(probes: Path, results: pl.DataFrame | None = None) -> dict:
     path = probes / "sweep.json"
     if path.exists():
         cfg = json.loads(path.read_text()).get("config", {})
+        info["sweep_tokenizer"] = json.loads(path.read_text()).get("store_tokenizer")
         info.update({"probe_depth": cfg.get("probe", {}).get("depth"),
                      "probe_tokens": cfg.get("train", {}).get("tokens"),
                      "sweep_budget": cfg.get("final_budget"),

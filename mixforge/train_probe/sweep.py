@@ -438,7 +438,9 @@ def run_sweep(cfg: SweepConfig, run_dir: str | Path, executor: Executor | None =
     out = cfg.out_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "sweep.json", {"config": to_dict(cfg), "probes": len(plans),
-                                    "store": str(store.path)})
+                                    "store": str(store.path),
+                                    "store_tokenizer": store.meta.get("tokenizer", {})
+                                    .get("fingerprint")})
     heldout = load_heldout(cfg, store, out)
     _repair(out / RESULTS)
     _repair(out / CURVES)
