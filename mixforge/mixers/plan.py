@@ -292,10 +292,14 @@ def plan_mix(mix: Mix, available: Mapping[str, Mapping[str, int]], *,
                             f"trimmed to stay within its cap of {cap:g} epochs")
             train, over = math.floor(cap * pool), False
         elif over:
-            warnings.append(f"{d}: {train:,} training tokens are {epochs:.2f} epochs of "
-                            f"{pool:,}, over its cap of {cap:g}")
-            if over_cap == "shrink":
-                train = math.floor(cap * pool) if math.isfinite(cap) else train
+            asked = (f"{d}: the mix asks {train:,} training tokens, {epochs:.2f} epochs of "
+                     f"{pool:,}, over its cap of {cap:g}")
+            if over_cap == "shrink" and math.isfinite(cap):
+                train = math.floor(cap * pool)
+                warnings.append(f"{asked}; shrunk to {train:,} tokens ({cap:g} epochs)")
+            else:
+                warnings.append(asked + ("; --over-cap exceed repeats it anyway"
+                                         if over_cap == "exceed" else ""))
         rows.append(DomainPlan(d, weights[d], docs, n, target, val, train,
                                train / pool if pool else epochs, cap, over, n_val))
     if doc_lens is not None and val_fraction > 0 and not any(r.val for r in rows):

@@ -38,7 +38,7 @@ def test_over_cap_warns_and_never_shrinks_silently():
     mix = Mix({"a": 0.5, "b": 0.5}, budget_tokens=1000, epoch_cap=2.0)
     plan = plan_mix(mix, AVAIL)
     assert plan.row("b").over_cap and not plan.row("a").over_cap
-    assert "b: 500 training tokens are 5.00 epochs" in plan.warnings[0]
+    assert "b: the mix asks 500 training tokens, 5.00 epochs" in plan.warnings[0]
     assert plan.train_tokens == 1000          # the budget is untouched
     with pytest.raises(ConfigError, match="beyond their epoch cap"):
         plan.check()
@@ -48,6 +48,7 @@ def test_over_cap_warns_and_never_shrinks_silently():
     shrink = plan_mix(mix, AVAIL, over_cap="shrink")
     shrink.check()
     assert shrink.row("b").train == 200 and shrink.shortfall == 300
+    assert shrink.warnings[0].endswith("shrunk to 200 tokens (2 epochs)")
     assert shrink.to_dict()["shortfall"] == 300
 
 
