@@ -7,32 +7,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 
 from mixforge.executor import WATCH_SECONDS
-
-
-def _env() -> dict[str, str]:
-    root = str(Path(__file__).resolve().parents[1])
-    return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+from tests.processes import env, ingest_argv, slow_corpus
 
 
 def _corpus(folder: Path, files: int = 12, lines: int = 30000) -> Path:
-    folder.mkdir()
-    for f in range(files):
-        body = b"".join(b'{"text": "file %d line %d: %s"}\n' % (f, i, b"word " * (i % 40))
-                        for i in range(lines))
-        (folder / f"part{f:02d}.jsonl").write_bytes(body)
-    return folder
+    return slow_corpus(folder, files, lines)
 
 
 def _ingest(src: Path, run: Path) -> list[str]:
-    return [sys.executable, "-m", "mixforge", "ingest", str(src), "--run-dir", str(run),
-            "--workers", "2", "--shard-mb", "1", "--domain", "d"]
+    return ingest_argv(src, run, workers=2)
 
 
 def _workers_started(proc: subprocess.Popen, timeout: float = 120) -> list[psutil.Process]:
@@ -58,7 +47,7 @@ def _gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
 def test_workers_exit_when_the_main_process_is_killed(tmp_path):
     src = _corpus(tmp_path / "in")
     proc = subprocess.Popen(_ingest(src, tmp_path / "run"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=_env())
+                            stderr=subprocess.DEVNULL, env=env())
     kids = _workers_started(proc)
     proc.kill()
     proc.wait()
@@ -72,7 +61,7 @@ def test_ctrl_c_is_one_line_and_a_rerun_resumes(tmp_path):
     src = _corpus(tmp_path / "in")
     run = tmp_path / "run"
     proc = subprocess.Popen(_ingest(src, run), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=_env(), text=True,
+                            stderr=subprocess.PIPE, env=env(), text=True,
                             start_new_session=True)
     kids = _workers_started(proc)
     time.sleep(1.0)
@@ -87,7 +76,7 @@ def test_ctrl_c_is_one_line_and_a_rerun_resumes(tmp_path):
     assert lines == ["mixforge: interrupted during `ingest`; finished shards are kept, "
                      "rerun the same command to resume"], err
     assert not _gone(kids, timeout=10)
-    res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=_env(),
+    res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=env(),
                          timeout=300)
     assert res.returncode == 0, res.stderr
     assert "360,000 documents kept" in res.stdout
@@ -96,7 +85,7 @@ def test_ctrl_c_is_one_line_and_a_rerun_resumes(tmp_path):
 def test_a_killed_worker_is_one_clear_line(tmp_path):
     src = _corpus(tmp_path / "in")
     proc = subprocess.Popen(_ingest(src, tmp_path / "run"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=_env(), text=True)
+                            stderr=subprocess.PIPE, env=env(), text=True)
     kids = _workers_started(proc)
     server = next(k for k in kids if k.ppid() == proc.pid and "forkserver" in
                   " ".join(k.cmdline()))

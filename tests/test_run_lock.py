@@ -17,29 +17,20 @@ from pathlib import Path
 import pytest
 
 from mixforge.rundir import LOCK, RunDirBusy, run_lock
+from tests.processes import env, ingest_argv, slow_corpus
 
 HOLD = ("import sys, time\nfrom mixforge.rundir import run_lock\n"
         "with run_lock(sys.argv[1], 'the holder'):\n"
         "    print('locked', flush=True)\n    time.sleep(120)\n")
 
 
-def _env() -> dict[str, str]:
-    root = str(Path(__file__).resolve().parents[1])
-    return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
 
 def _corpus(folder: Path, files: int = 8, lines: int = 20000) -> Path:
-    folder.mkdir()
-    for f in range(files):
-        body = b"".join(b'{"text": "file %d line %d: %s"}\n' % (f, i, b"word " * (i % 40))
-                        for i in range(lines))
-        (folder / f"part{f:02d}.jsonl").write_bytes(body)
-    return folder
+    return slow_corpus(folder, files, lines)
 
 
 def _ingest(src: Path, run: Path) -> list[str]:
-    return [sys.executable, "-m", "mixforge", "ingest", str(src), "--run-dir", str(run),
-            "--workers", "1", "--shard-mb", "1", "--domain", "d"]
+    return ingest_argv(src, run, workers=1)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -51,11 +42,11 @@ def _digest(folder: Path) -> dict[str, str]:
 def test_second_process_names_the_holder_and_exits(tmp_path):
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE,
-                              env=_env(), text=True)
+                              env=env(), text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         src = _corpus(tmp_path / "in", files=1, lines=10)
-        res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=_env(),
+        res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=env(),
                              timeout=120)
         assert res.returncode == 1
         assert f"in use by pid {holder.pid} on {socket.gethostname()} (the holder" in res.stderr
@@ -70,7 +61,7 @@ def test_second_process_names_the_holder_and_exits(tmp_path):
         holder.stdout.close()
     # killed with -9: its lock file is left behind; the next writer takes it over
     assert json.loads((run / LOCK).read_text())["pid"] == holder.pid
-    res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=_env(),
+    res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=env(),
                          timeout=120)
     assert res.returncode == 0, res.stderr
     assert f"taking over a stale lock of pid {holder.pid}" in res.stderr
@@ -82,18 +73,18 @@ def test_two_ingests_at_once_lose_nothing(tmp_path):
     src = _corpus(tmp_path / "in", files=40)  # long enough to outlast the second's start
     run = tmp_path / "run"
     first = subprocess.Popen(_ingest(src, run), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=_env(), text=True)
+                             stderr=subprocess.PIPE, env=env(), text=True)
     deadline = time.time() + 60
     while time.time() < deadline and not list(run.glob("ingest/.*.tmp-*")):
         time.sleep(0.01)  # the first is writing a shard now
-    second = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=_env(),
+    second = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=env(),
                             timeout=120)
     assert first.poll() is None, "the first ingest ended before the second started"
     assert second.returncode == 1 and f"in use by pid {first.pid}" in second.stderr
     assert first.wait(timeout=300) == 0
     first.stderr.close()
     clean = subprocess.run([*_ingest(src, tmp_path / "clean")], capture_output=True,
-                           env=_env(), timeout=300)
+                           env=env(), timeout=300)
     assert clean.returncode == 0
     assert _digest(run) == _digest(tmp_path / "clean")
 
@@ -111,14 +102,14 @@ def test_a_kill_during_a_stage_leaves_a_lock_the_rerun_takes_over(tmp_path):
     src = _corpus(tmp_path / "in")
     run = tmp_path / "run"
     proc = subprocess.Popen(_ingest(src, run), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=_env())
+                            stderr=subprocess.DEVNULL, env=env())
     deadline = time.time() + 60
     while time.time() < deadline and not list(run.glob("ingest/_markers/*.json")):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert (run / LOCK).exists()
-    res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=_env(),
+    res = subprocess.run(_ingest(src, run), capture_output=True, text=True, env=env(),
                          timeout=300)
     assert res.returncode == 0 and "stale lock" in res.stderr
 
@@ -146,7 +137,7 @@ def test_export_refuses_while_another_process_writes_the_run(tmp_path, token_sto
     args = ["export", "-r", str(run), "--mix", str(mix), "--format", "nanogpt",
             "-o", str(tmp_path / "out"), "--val-fraction", "0.1", "--over-cap", "shrink"]
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE,
-                              env=_env(), text=True)
+                              env=env(), text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         res = CliRunner().invoke(main, args)
