@@ -68,7 +68,7 @@ class MixingLaw:
             x0 = np.concatenate([[c0], t0])
 
             def resid(p, target=target):
-                return p[0] + np.exp(p[1] + w @ p[2:]) - target
+                return p[0] + _exp_term(p, w) - target
 
             upper = np.full(len(x0), np.inf)
             upper[0] = lo - 1e-9
@@ -78,7 +78,16 @@ class MixingLaw:
         return self
 
     def predict(self, w: np.ndarray) -> np.ndarray:
-        return np.stack([p[0] + np.exp(p[1] + w @ p[2:]) for p in self.params_], axis=1)
+        return np.stack([p[0] + _exp_term(p, w) for p in self.params_], axis=1)
+
+
+def _exp_term(p: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """exp(b + t·w), its exponent held to ±50: the least-squares search can try huge
+    parameters on a few probes, and an overflow there must not end the fit (exp(50) is
+    already ~5e21 bpb, a step the search then leaves)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = p[1] + w @ p[2:]
+    return np.exp(np.clip(np.nan_to_num(z, nan=50.0, posinf=50.0, neginf=-50.0), -50, 50))
 
 
 @dataclass
