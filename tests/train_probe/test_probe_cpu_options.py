@@ -49,7 +49,10 @@ def test_bf16_on_cpu_learns_like_fp32(store, heldout, tiny, make_train):
     assert bf16.train_loss != fp32.train_loss  # it did autocast
     # bf16 rounding differs with the thread count torch runs with: loose on single steps
     np.testing.assert_allclose(bf16.train_loss[:5], fp32.train_loss[:5], atol=0.15)
-    assert bf16.train_loss[-1] < bf16.train_loss[0] - 0.5
+    # it learns as fp32 does: at least half of fp32's drop over the last 5 steps (one
+    # step's loss is one small batch's, too noisy to compare alone)
+    drop = np.mean(bf16.train_loss[:5]) - np.mean(bf16.train_loss[-5:])
+    assert drop > 0.5 * (np.mean(fp32.train_loss[:5]) - np.mean(fp32.train_loss[-5:])) > 0
     assert abs(bf16.metrics["loss:avg"] - fp32.metrics["loss:avg"]) < 0.1
 
 
