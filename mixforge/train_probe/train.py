@@ -172,8 +172,19 @@ def train_probes(store: TokenStore, heldout: HeldOut, mixes: list[Mix], seeds: l
         msg = (f"probe vocab_size {model_cfg.vocab_size} is smaller than the token store's "
                f"{store.vocab_size}")
         raise ConfigError(msg)
+    threads = torch.get_num_threads()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    try:  # the caller's thread count is restored: training must not change the process's
+        return _train(store, heldout, mixes, seeds, model_cfg, cfg, targets, on_step, windows,
+                      extra_windows)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(store: TokenStore, heldout: HeldOut, mixes: list[Mix], seeds: list[int],
+           model_cfg: ProbeConfig, cfg: TrainConfig, targets, on_step, windows,
+           extra_windows) -> list[ProbeRun]:
     device = cfg.resolve_device()
     cuda = device.type == "cuda"
     if not cuda:
