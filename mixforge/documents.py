@@ -141,7 +141,7 @@ def plan_documents(run_dir: str | Path, in_stage: str, out_stage: str, fn: DocFn
     """One task per finished shard of ``in_stage``; the key covers cfg and upstream keys."""
     in_dir = Path(run_dir) / in_stage
     cfg_key = config_hash(to_dict(cfg) if hasattr(cfg, "__dataclass_fields__") else cfg,
-                          fn.__module__, fn.__qualname__)
+                          fn.__module__, getattr(fn, "__qualname__", type(fn).__qualname__))
     params = DocParams(fn, cfg, extra, batch_rows, samples_per_reason)
     tasks = []
     for path in stage_files(in_dir):

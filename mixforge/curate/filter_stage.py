@@ -22,7 +22,6 @@ scratch (~180 bytes per UTF-8 byte of the batch's longest document).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,9 +98,9 @@ def filter_table(table: pa.Table, cfg: FilterConfig,
     stats = pl.from_arrow(scores)
     policy = cfg.policies()
     if policy:  # per-domain presets (`filters.PRESETS`)
-        of = {d: policy_of(d, policy) for d in table["domain"].unique().to_pylist()}
-        presets = [of[d] for d in table["domain"].to_pylist()]
-        reasons = policy_reasons(stats, cfg, presets)
+        domains = pl.from_arrow(table["domain"]).cast(pl.String)
+        of = {d: policy_of(d, policy) for d in domains.unique().to_list()}
+        reasons = policy_reasons(stats, cfg, domains.replace_strict(of))
     else:
         reasons = drop_reasons(stats, cfg)
     if quality is not None and quality[1] is not None:
@@ -125,7 +124,7 @@ def filter_table(table: pa.Table, cfg: FilterConfig,
     for reason, n in (reasons.drop_nulls().value_counts(sort=True).iter_rows()):
         counts[f"dropped_{reason}"] = int(n)
     if policy:  # per domain: documents in and kept (filter --dry-run prints them)
-        doms = pl.DataFrame({"d": table["domain"].to_pylist(), "kept": reasons.is_null()})
+        doms = pl.DataFrame({"d": domains, "kept": reasons.is_null()})
         for d, n_in, n_kept in doms.group_by("d").agg(pl.len(), pl.col("kept").sum()).rows():
             counts[f"domain_in:{d}"] = int(n_in)
             counts[f"domain_kept:{d}"] = int(n_kept)
@@ -160,20 +159,16 @@ def plan_filter(cfg: FilterConfig, run_dir: str | Path) -> tuple[str, list[Shard
     """
     cfg.validate()
     in_stage = resolve_input_stage(run_dir, cfg.input_stage)
-    extra = None
+    fn, extra = filter_table, None
     if cfg.quality.target:
         from ..stats import stage_files
 
         model, threshold = prepare_quality(cfg.quality, stage_files(Path(run_dir) / in_stage),
                                            Path(run_dir) / STAGE / "_quality")
-        extra = (model.name, threshold)
-    tasks = plan_documents(run_dir, in_stage, STAGE, filter_table, cfg, extra=extra,
-                           batch_rows=cfg.batch_rows, samples_per_reason=cfg.sample_per_reason)
-    if extra is not None:
-        fn = _WithQuality(str(model), threshold)
-        tasks = [dataclasses.replace(t, params=dataclasses.replace(t.params, fn=fn))
-                 for t in tasks]
-    return in_stage, tasks
+        fn, extra = _WithQuality(str(model), threshold), (model.name, threshold)
+    return in_stage, plan_documents(run_dir, in_stage, STAGE, fn, cfg, extra=extra,
+                                    batch_rows=cfg.batch_rows,
+                                    samples_per_reason=cfg.sample_per_reason)
 
 
 def merge_samples(stage_dir: Path, per_reason: int) -> Path | None:

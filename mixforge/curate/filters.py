@@ -467,12 +467,12 @@ def _first_failing(cfg: FilterConfig, groups: tuple[str, ...]) -> pl.Expr:
     return expr
 
 
-def policy_reasons(stats: pl.DataFrame, cfg: FilterConfig, presets: list[str]) -> pl.Series:
+def policy_reasons(stats: pl.DataFrame, cfg: FilterConfig, presets: pl.Series) -> pl.Series:
     """The first failing rule per document under its domain's preset (``presets[i]``:
     document i's; see `PRESETS`). Null: kept."""
-    df = stats.with_columns(pl.Series("_preset", presets, pl.String))
+    df = stats.with_columns(presets.alias("_preset").cast(pl.String))
     expr = pl.lit(None, dtype=pl.String)
-    for name in sorted(set(presets)):
+    for name in sorted(presets.unique().to_list()):
         expr = (pl.when(pl.col("_preset") == name)
                 .then(_first_failing(cfg, PRESETS[name])).otherwise(expr))
     return df.select(expr.alias("reason")).to_series()

@@ -177,7 +177,7 @@ def pool_sample(files: list[Path], n: int) -> list[str]:
         for rg in range(pf.num_row_groups):
             col = pf.read_row_group(rg, columns=["text"])["text"]
             first = (-seen) % step
-            out.extend(col.to_pylist()[first::step])
+            out.extend(col.take(list(range(first, len(col), step))).to_pylist())
             seen += len(col)
     return out[:n]
 
