@@ -77,7 +77,9 @@ def gzip_intact_prefix(path: str, chunk: int = 1 << 20) -> tuple[int, str | None
 
     Every member's CRC-32 and length are checked (zlib); the error is ``None`` for a sound
     file, else ``"corrupt_file: ..."`` or ``"truncated_file: ..."``. One streaming pass at
-    zlib speed, far below the cost of HTML extraction.
+    zlib speed, far below the cost of HTML extraction; the output is discarded a bounded
+    piece at a time. (The JSONL reader's ``readers._gzip_chunks`` checks members the same
+    way but yields text and no member offsets, which FastWARC needs here.)
     """
     good = pos = 0
     d = zlib.decompressobj(wbits=31)
@@ -86,7 +88,7 @@ def gzip_intact_prefix(path: str, chunk: int = 1 << 20) -> tuple[int, str | None
             data = block
             while data:
                 try:
-                    d.decompress(data)
+                    d.decompress(data, chunk)  # bounded: at most `chunk` bytes out per call
                 except zlib.error as e:
                     return good, f"corrupt_file: gzip member at byte {good} fails: {e}"
                 if d.eof:
@@ -94,7 +96,7 @@ def gzip_intact_prefix(path: str, chunk: int = 1 << 20) -> tuple[int, str | None
                     good = pos + len(block) - len(data)
                     d = zlib.decompressobj(wbits=31)
                 else:
-                    data = b""
+                    data = d.unconsumed_tail
             pos += len(block)
     if pos != good:
         return good, f"truncated_file: the last gzip member (from byte {good}) is cut short"
