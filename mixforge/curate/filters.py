@@ -209,9 +209,10 @@ def code_stats(text: pa.Array | pa.ChunkedArray) -> pl.DataFrame:
     t = pl.from_arrow(text).alias("t").cast(pl.String)
     df = pl.DataFrame({"t": t})
     body = pl.col("t").str.replace(r"\n$", "").str.replace_all("\r", "", literal=True)
-    lens = body.str.split("\n").list.eval(pl.element().str.len_chars())
+    lines = body.str.split("\n")  # split once: line lengths and the first 5 lines
+    lens = lines.list.eval(pl.element().str.len_chars())
     n = pl.col("t").str.len_chars()
-    head = pl.col("t").str.split("\n").list.head(5).list.join("\n")
+    head = lines.list.head(5).list.join("\n")
     return df.select(
         lens.list.max().fill_null(0).alias("code_max_line"),
         lens.list.mean().fill_null(0).alias("code_mean_line"),
