@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..config import parse_tokens
 from ..errors import ConfigError
 
 _PROBE_KEYS = {"depth", "aspect", "head_dim", "mlp_ratio", "seq_len"}
 _TRAIN_KEYS = {"tokens", "batch_size", "lr"}
-_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9}
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,12 @@ class Scale:
 
 
 def _number(text: str, key: str, spec: str) -> float:
-    m = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)([kmb]?)", text.strip().lower())
-    if not m:
+    """``lr`` as a float (``3e-3``); every other key a count (`config.parse_tokens`: 60k)."""
+    try:
+        return float(text) if key == "lr" else parse_tokens(text)
+    except (ValueError, ConfigError):
         msg = f"scale {spec!r}: {key}={text!r} is not a number like 2, 3e-3, 60k or 1.5M"
-        raise ConfigError(msg)
-    return float(m.group(1)) * _SUFFIX[m.group(2)]
+        raise ConfigError(msg) from None
 
 
 def parse_scales(specs: list[str]) -> list[Scale]:
