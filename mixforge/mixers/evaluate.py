@@ -43,7 +43,7 @@ from ..config import config_hash, opt, to_dict
 from ..errors import ConfigError
 from ..rundir import atomic_path, write_json
 from ..tokenize.store import TokenStore
-from ..train_probe.data import split_heldout, target_windows
+from ..train_probe.data import HeldOutOptions, target_windows
 from ..train_probe.heldout import check_targets
 from ..train_probe.model import ProbeConfig
 from ..train_probe.sweep import _append, data_targets, parse_targets, read_results
@@ -57,7 +57,7 @@ BASELINES = ("natural", "uniform")
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(HeldOutOptions):
     """Options of `mixforge mix evaluate`."""
 
     mixes: list[str] = opt(["natural", "uniform", "unimax"], "Mixes to compare: strategy "
@@ -70,9 +70,6 @@ class EvaluateConfig:
                       "token of the store once).")
     epoch_cap: float = opt(4.0, "Strategies: most epochs of any domain at that budget.")
     k: int = opt(8, "Models trained together as one batched model.")
-    heldout_frac: float = opt(0.05, "Hold out about this fraction of each domain's tokens.")
-    heldout_tokens: int = opt(16384, "...but at most this many held-out tokens per domain.")
-    heldout_docs: int = opt(16, "...and at least this many held-out documents per domain.")
     targets: list[str] = opt([], "Targets: NAME=DOMAIN[:W],... or NAME=PATH (data, scored "
                              "and never trained on); avg and every domain are always "
                              "reported.", flag="--target")
@@ -227,8 +224,7 @@ def evaluate_mixes(cfg: EvaluateConfig, run_dir: str | Path,
     from ..tokenize.targets import build_targets
 
     built = build_targets(data_targets(cfg.targets), store, run_dir)
-    heldout = split_heldout(store, cfg.seed, cfg.heldout_frac, cfg.heldout_tokens,
-                            cfg.heldout_docs)
+    heldout = cfg.split_heldout(store, cfg.seed)
     write_json(out / "heldout.json", heldout.to_dict())
     write_json(out / "evaluate.json", {"config": to_dict(cfg), "mixes": list(mixes),
                                        "store": str(store.path)})

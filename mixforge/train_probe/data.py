@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import opt
 from ..errors import ConfigError
 from ..mixers.mix import Mix
 from ..tokenize.store import DomainTokens, TokenStore
@@ -77,6 +78,23 @@ def _doc_rank(ids: list[str], seed: int) -> np.ndarray:
 
 
 MIN_EVAL_DOCS, MIN_EVAL_TOKENS = 10, 4096  # below either, a figure is flagged as thin
+
+
+@dataclass
+class HeldOutOptions:
+    """How each domain's held-out documents are chosen: the options `probe sweep` and
+    `mix evaluate` share (both configs inherit them; `split_heldout` applies them)."""
+
+    heldout_frac: float = opt(0.05, "Hold out about this fraction of each domain's tokens.")
+    heldout_tokens: int = opt(16384, "...but at most this many held-out tokens per domain.")
+    heldout_docs: int = opt(16, "...and at least this many held-out documents per domain "
+                            "(at most a quarter of its documents), so a figure is not "
+                            "a few documents'.")
+
+    def split_heldout(self, store: TokenStore, seed: int) -> HeldOut:
+        """`split_heldout` with these options."""
+        return split_heldout(store, seed, self.heldout_frac, self.heldout_tokens,
+                             self.heldout_docs)
 
 
 def split_heldout(store: TokenStore, seed: int = 0, frac: float = 0.05,

@@ -52,7 +52,7 @@ from ..mixers.mix import Mix
 from ..mixers.sampling import dirichlet_around, sample_mixes
 from ..rundir import atomic_path, write_json
 from ..tokenize.store import STORE_JSON, TokenStore
-from .data import HeldOut, split_heldout, target_windows
+from .data import HeldOut, HeldOutOptions, target_windows
 from .heldout import check_targets
 from .model import ProbeConfig
 from .train import TrainConfig, train_probes
@@ -71,7 +71,7 @@ _TARGETS_HELP = ("Named targets: NAME=DOMAIN[:W],DOMAIN[:W] (a weighted set of d
 
 
 @dataclass
-class SweepConfig:
+class SweepConfig(HeldOutOptions):
     """Options of `mixforge probe sweep` (and the `probe` section of a pipeline config)."""
 
     store: str | None = opt(None, "The token store folder (default: <run>/tokenize).")
@@ -94,11 +94,6 @@ class SweepConfig:
     seeds_per_mix: int = opt(1, "Probes per mix, with different seeds.")
     seed: int = opt(0, "Seed of the sweep: sampled mixes, probe seeds, held-out split.")
     k: int = opt(8, "Probes trained together as one batched model.")
-    heldout_frac: float = opt(0.05, "Hold out about this fraction of each domain's tokens.")
-    heldout_tokens: int = opt(16384, "...but at most this many held-out tokens per domain.")
-    heldout_docs: int = opt(16, "...and at least this many held-out documents per domain "
-                            "(at most a quarter of its documents), so a figure is not "
-                            "a few documents'.")
     targets: list[str] = opt([], _TARGETS_HELP, flag="--target")
     scales: list[str] = opt([], "Sweep the same mixes at each of these probe scales, one "
                             "--scales NAME:KEY=VALUE,... per scale (repeat the flag; keys: "
@@ -333,8 +328,7 @@ def load_heldout(cfg: SweepConfig, store: TokenStore, out: Path) -> HeldOut:
             return HeldOut.from_dict(data)
         log.warning("%s was made by another rule or store; choosing the held-out set again",
                     path)
-    held = split_heldout(store, cfg.seed, cfg.heldout_frac, cfg.heldout_tokens,
-                         cfg.heldout_docs)
+    held = cfg.split_heldout(store, cfg.seed)
     write_json(path, {**held.to_dict(), **want})
     return held
 
