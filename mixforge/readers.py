@@ -16,6 +16,8 @@ checksum or cannot be decoded (gzip CRC, zstd frame checksum or corrupt block, p
 page checksums, not the format its name says) is never kept: the whole file is one
 ``corrupt_file`` reject, raised as `CorruptFile` so the caller drops what it already
 took from the file. An empty file is 0 records, counted in ``ReadResult.empty_files``.
+A record whose text is empty or only whitespace is always set aside (``empty_text``,
+whatever ``on_error`` says: it is not damage, and a document without text is of no use).
 """
 
 from __future__ import annotations
@@ -389,6 +391,10 @@ def _jsonl_lines(src: Source, opts: ReadOptions, reject: _Sink,
             reject(lineno, "text_not_string", f"{opts.text_field!r} is a "
                    f"{type(text).__name__}", line)
             continue
+        if not text.strip():
+            reject.set_aside(lineno, "empty_text", f"{opts.text_field!r} is empty or "
+                             "whitespace", line)
+            continue
         n += 1
         yield text, f"{src.label}:{lineno}", meta, rid, dom
     if not seen_bytes:
@@ -428,6 +434,10 @@ def _table_records(batches: Iterator[dict[str, list]], src: Source, opts: ReadOp
                 reason = "missing_text" if text is None else "text_not_string"
                 reject(row, reason, f"{opts.text_field!r} is {type(text).__name__}",
                        orjson.dumps(obj, default=str))
+                continue
+            if not text.strip():
+                reject.set_aside(row, "empty_text", f"{opts.text_field!r} is empty or "
+                                 "whitespace", orjson.dumps(obj, default=str))
                 continue
             yield text, f"{label}#row={row}", meta, rid, dom
 

@@ -206,3 +206,17 @@ def test_bad_paths_and_types_are_config_errors(tmp_path):
     pq.write_table(pa.table({"body": ["x"]}), tmp_path / "p.parquet")
     with pytest.raises(ConfigError, match="no column 'text'"):
         read_table(str(tmp_path / "p.parquet"))
+
+
+@pytest.mark.parametrize("on_error", ["raise", "reject"])
+def test_empty_text_is_set_aside_in_both_modes(tmp_path, on_error):
+    """An empty or whitespace-only text is one `empty_text` reject naming its line/row,
+    never a kept document, and not an error (it is not damage)."""
+    lines = [GOOD, b'{"text": ""}\n', b'{"text": " \\n\\t"}\n', GOOD]
+    (tmp_path / "e.jsonl").write_bytes(b"".join(lines))
+    pq.write_table(pa.table({"text": ["a row", "", "   ", "b row"]}), tmp_path / "e.parquet")
+    for name in ("e.jsonl", "e.parquet"):
+        table, result = _read_all(tmp_path / name, on_error=on_error)
+        assert table.num_rows == 2 == result.kept
+        assert [r[1] for r in result.rejects] == ["empty_text", "empty_text"]
+        assert [r[0] for r in result.rejects] == [f"{tmp_path / name}:{n}" for n in (2, 3)]
