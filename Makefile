@@ -8,8 +8,11 @@ MDS_REQ := tests/mixers/mds_reader_requirements.txt
 # the OLMo-core reader's own environment (tests/mixers/test_export_olmo.py)
 OLMO_VENV := .venv-olmo
 OLMO_REQ := tests/mixers/olmo_reader_requirements.txt
+# the litdata reader's own environment: litdata asks for torchvision (tests/mixers/test_export_litdata.py)
+LITDATA_VENV := .venv-litdata
+LITDATA_REQ := tests/mixers/litdata_reader_requirements.txt
 
-.PHONY: demo test lint bench clean .venv-mds .venv-olmo
+.PHONY: demo test lint bench clean .venv-mds .venv-olmo .venv-litdata
 
 $(BIN)/mixforge: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,12 +42,21 @@ $(OLMO_VENV)/.done: $(OLMO_REQ)
 
 .venv-olmo: $(OLMO_VENV)/.done
 
+$(LITDATA_VENV)/.done: $(LITDATA_REQ)
+	test -x $(LITDATA_VENV)/bin/python || $(PY) -m venv $(LITDATA_VENV)
+	$(LITDATA_VENV)/bin/pip install -q torch==2.13.0
+	$(LITDATA_VENV)/bin/pip install -q -r $(LITDATA_REQ)
+	$(LITDATA_VENV)/bin/pip install -q --no-deps litdata==0.2.76
+	touch $@
+
+.venv-litdata: $(LITDATA_VENV)/.done
+
 # the real pretrained tokenizers of the id-parity tests (pinned, sha256-checked); with
 # MIXFORGE_TEST_STRICT=1 a test whose optional piece (those files, a reader venv) is missing
 # fails instead of skipping (tests/requires.py)
 TOKENIZER_FILES ?= $(HOME)/.cache/mixforge/tokenizers
 
-test: $(BIN)/mixforge $(MDS_VENV)/.done $(OLMO_VENV)/.done
+test: $(BIN)/mixforge $(MDS_VENV)/.done $(OLMO_VENV)/.done $(LITDATA_VENV)/.done
 	scripts/ensure-chromium.sh
 	MIXFORGE_TOKENIZER_FILES=$(TOKENIZER_FILES) PYTHON=$(BIN)/python scripts/get-tokenizers.sh
 	MIXFORGE_TOKENIZER_FILES=$(TOKENIZER_FILES) MIXFORGE_TEST_STRICT=1 $(BIN)/python -m pytest -q
@@ -53,4 +65,4 @@ lint: $(BIN)/mixforge
 	$(BIN)/ruff check mixforge tests bench
 
 clean:
-	rm -rf $(VENV) $(MDS_VENV) $(OLMO_VENV) mixforge-demo .pytest_cache
+	rm -rf $(VENV) $(MDS_VENV) $(OLMO_VENV) $(LITDATA_VENV) mixforge-demo .pytest_cache

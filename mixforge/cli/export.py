@@ -36,6 +36,7 @@ def command(store: Path | None, run_dir: Path | None, mix_file: Path,
       datatrove   train/000_<prefix>.ds + .ds.index (+ .ds.metadata)
       nanochat    shard_NNNNN.parquet of text (the documents themselves), last = val
       olmo        OLMo-core / dolma {train,val}/part-NNNNN.npy + .csv.gz metadata
+      litdata     litdata {train,val}/chunk-0-N.bin + index.json (TokensLoader)
     """
     import polars as pl
     from tqdm import tqdm

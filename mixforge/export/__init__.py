@@ -4,7 +4,8 @@ Formats (one module each): ``nanogpt`` (train.bin/val.bin uint16), ``llmc`` (llm
 modded-nanogpt shards), ``megatron`` (MMIDIDX .bin/.idx), ``hf-parquet`` and ``hf-disk``
 (Hugging Face datasets), ``mds`` (MosaicML streaming), ``datatrove`` (.ds + .ds.index),
 ``nanochat`` (text parquet shards: the documents' text, in the plan's order), ``olmo``
-(OLMo-core / dolma ``.npy`` token arrays with ``.csv.gz`` document metadata).
+(OLMo-core / dolma ``.npy`` token arrays with ``.csv.gz`` document metadata), ``litdata``
+(Lightning's chunked token shards + ``index.json``, read with ``TokensLoader``).
 
 The whole export is written into a temp folder beside ``out`` and renamed into place at
 the end, so a crash leaves either the previous export or none, never half of one. Besides
@@ -41,14 +42,14 @@ from ..mixers.mix import Mix
 from ..rundir import write_json
 from ..stats import stage_files
 from ..tokenize.store import TokenStore
-from . import datatrove, hf, llmc, mds, megatron, nanochat, nanogpt, olmo
+from . import datatrove, hf, litdata, llmc, mds, megatron, nanochat, nanogpt, olmo
 from .base import ExportContext, SplitResult
 
 log = logging.getLogger(__name__)
 FORMATS: dict[str, Any] = {
     "nanogpt": nanogpt, "llmc": llmc, "megatron": megatron, "hf-parquet": hf.PARQUET,
     "hf-disk": hf.DISK, "mds": mds, "datatrove": datatrove, "nanochat": nanochat,
-    "olmo": olmo,
+    "olmo": olmo, "litdata": litdata,
 }
 MANIFEST = "mixforge-export.json"
 __all__ = ["FORMATS", "MANIFEST", "ExportConfig", "ExportReport", "atomic_dir", "check_out",

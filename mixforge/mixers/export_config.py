@@ -11,7 +11,7 @@ from ..errors import ConfigError
 
 CHUNK_TOKENS = 1 << 24
 FormatName = Literal["nanogpt", "llmc", "megatron", "hf-parquet", "hf-disk", "mds", "datatrove",
-                     "nanochat", "olmo"]
+                     "nanochat", "olmo", "litdata"]
 FORMAT_NAMES: tuple[str, ...] = get_args(FormatName)
 PACKABLE = ("megatron", "hf-parquet", "hf-disk", "mds")  # row formats: --seq-len applies
 
@@ -34,7 +34,8 @@ class ExportConfig:
     eos_id: int | None = opt(None, "End-of-text token id (default: the store's eos_id).")
     seq_len: int = opt(0, "Pack documents into rows of this many tokens (hf-*, mds, "
                        "megatron); 0 keeps one row per document.")
-    shard_tokens: int = opt(100_000_000, "Tokens per shard (llmc, hf-*, nanochat, olmo).")
+    shard_tokens: int = opt(100_000_000, "Tokens per shard (llmc, hf-*, nanochat, olmo; litdata: "
+                            "tokens per chunk).")
     prefix: str = opt("mix", "File name prefix of llm.c shards (<prefix>_train_000000.bin).")
     chunk_tokens: int = opt(CHUNK_TOKENS, "Tokens gathered per write (bounds memory: "
                             "4 bytes each).")
