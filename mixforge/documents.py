@@ -10,7 +10,7 @@ batches streamed through, every output streamed to a temp file and renamed into 
 - ``<run>/<stage>/rejects/<shard>.parquet``: rejected documents with their reason;
 - ``<run>/<stage>/<side>/<shard>.parquet``: each side table (e.g. ``scores``);
 - ``<run>/<stage>/samples/<shard>.parquet``: the first ``samples_per_reason`` rejects
-  per reason (when asked for),
+  per domain and reason (when asked for),
 
 then markers and resume from `rundir`. Every shard's counts hold ``docs_in``, ``kept``
 and ``rejected`` (docs_in = kept + rejected, checked) plus the function's own counts.
@@ -152,13 +152,16 @@ def plan_documents(run_dir: str | Path, in_stage: str, out_stage: str, fn: DocFn
     return tasks
 
 
-def _first_per_reason(rejected: pa.Table, per_reason: int, have: dict[str, int]
+def _first_per_reason(rejected: pa.Table, per_reason: int, have: dict[tuple, int]
                       ) -> pa.Table | None:
-    """The rows of ``rejected`` whose reason has fewer than ``per_reason`` in ``have``."""
+    """The rows of ``rejected`` whose (domain, reason) has fewer than ``per_reason`` in
+    ``have`` (counted there)."""
     idx = []
-    for i, r in enumerate(rejected["reason"].to_pylist()):
-        if have.get(r, 0) < per_reason:
-            have[r] = have.get(r, 0) + 1
+    domains = (rejected["domain"].to_pylist() if "domain" in rejected.column_names
+               else [None] * rejected.num_rows)
+    for i, key in enumerate(zip(domains, rejected["reason"].to_pylist(), strict=True)):
+        if have.get(key, 0) < per_reason:
+            have[key] = have.get(key, 0) + 1
             idx.append(i)
     return rejected.take(idx) if idx else None
 
@@ -203,7 +206,7 @@ def document_shard(task: ShardTask[DocParams]) -> dict:
     kept_path = task.output(".parquet")
     counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
     writers = _Writers()
-    sampled: dict[str, int] = {}
+    sampled: dict[tuple, int] = {}
     try:
         empty = True
         for batch in src.iter_batches(batch_size=p.batch_rows):

@@ -34,7 +34,8 @@ from .rundir import atomic_path
 from .stats import run_stats
 
 STAGE_ORDER = list(FUNNEL)
-SAMPLES_PER_REASON = 3
+SAMPLES_PER_REASON = 3  # shown per (stage, domain, reason)
+NO_DOMAIN = "(none)"  # ingest rejects: records never read into a document
 
 
 def _png(draw: Callable) -> str:
@@ -93,25 +94,45 @@ def funnel(run_dir: Path) -> pl.DataFrame:
                                       "kept": pl.Int64, "rejected": pl.Int64})
 
 
-def rejects(run_dir: Path) -> tuple[pl.DataFrame, dict[tuple[str, str], list[str]]]:
-    """Rejected documents per (stage, reason), and a few samples of each."""
-    counts, samples = [], {}
+def rejects(run_dir: Path) -> tuple[pl.DataFrame, dict[tuple[str, str, str], list[str]]]:
+    """Rejected documents per (stage, domain, reason), and the first few of each.
+
+    Returns a table (stage, domain, reason, docs), stages in pipeline order, then domain,
+    then most documents first; and the first `SAMPLES_PER_REASON` rejects of each
+    (stage, domain, reason) in shard order, each cut to 400 characters. Ingest rejects are
+    records never read into a document (malformed JSON, a corrupt file): their domain is
+    ``NO_DOMAIN``. Memory: the domain and reason columns of one rejects file, and the text
+    column of one file while it still owes samples.
+    """
+    rows, samples = [], {}
     for stage in stages_of(run_dir):
-        files = sorted((run_dir / stage / REJECTS).glob("*.parquet"))
-        if not files:
-            continue
-        cols = [c for c in ("reason", "text", "raw", "source")
-                if c in pq.read_schema(files[0]).names]
-        df = pl.concat([pl.read_parquet(f, columns=cols) for f in files], how="diagonal")
-        for (reason,), part in df.group_by(["reason"], maintain_order=True):
-            counts.append({"stage": stage, "reason": reason, "docs": part.height})
-            col = "text" if "text" in part.columns else "raw"
-            texts = part.head(SAMPLES_PER_REASON)[col].to_list()
-            samples[(stage, str(reason))] = [
-                (t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t))[:400]
-                for t in texts]
-    return pl.DataFrame(counts, schema={"stage": pl.String, "reason": pl.String,
-                                        "docs": pl.Int64}), samples
+        counts: dict[tuple[str, str], int] = {}
+        for f in sorted((run_dir / stage / REJECTS).glob("*.parquet")):
+            names = pq.read_schema(f).names
+            df = pl.read_parquet(f, columns=[c for c in ("domain", "reason") if c in names])
+            if "domain" not in names:
+                df = df.with_columns(domain=pl.lit(NO_DOMAIN))
+            per = (df.with_columns(pl.col("domain").cast(pl.String).fill_null(NO_DOMAIN),
+                                   pl.col("reason").cast(pl.String))
+                   .with_row_index("_row")
+                   .group_by("domain", "reason", maintain_order=True)
+                   .agg(pl.len(), pl.col("_row").head(SAMPLES_PER_REASON)))
+            want: list[tuple[tuple[str, str, str], int]] = []
+            for domain, reason, n, first in per.iter_rows():
+                counts[(domain, reason)] = counts.get((domain, reason), 0) + n
+                have = samples.setdefault((stage, domain, reason), [])
+                want += [((stage, domain, reason), r)
+                         for r in first[: SAMPLES_PER_REASON - len(have)]]
+            if want:
+                col = "text" if "text" in names else "raw"
+                texts = pq.read_table(f, columns=[col])[col].take([r for _, r in want])
+                for (key, _), t in zip(want, texts.to_pylist(), strict=True):
+                    samples[key].append(
+                        (t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t))[:400])
+        rows += [{"stage": stage, "domain": d, "reason": r, "docs": n}
+                 for (d, r), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1]))]
+    return pl.DataFrame(rows, schema={"stage": pl.String, "domain": pl.String,
+                                      "reason": pl.String, "docs": pl.Int64}), samples
 
 
 def _bar(df: pl.DataFrame, x: str, ys: list[str], title: str, ylabel: str,
@@ -187,14 +208,17 @@ def build_report(run_dir: str | Path, out: str | Path | None = None,
             "document funnel"))
     counts, samples = rejects(run_dir)
     if counts.height:
-        lab = counts.with_columns(label=pl.col("stage") + ": " + pl.col("reason"))
+        lab = (counts.group_by("stage", "reason", maintain_order=True).agg(pl.col("docs").sum())
+               .with_columns(label=pl.col("stage") + ": " + pl.col("reason")))
         body = _table_html(counts) + rep.img(
-            _bar(lab, "label", ["docs"], "rejects per reason", "docs", log=True),
+            _bar(lab, "label", ["docs"], "rejects per reason (all domains)", "docs", log=True),
             "rejects per reason")
-        for (stage, reason), texts in samples.items():
-            body += f"<h3>{html.escape(stage)}: {html.escape(reason)}</h3>" + "".join(
-                f"<pre>{html.escape(t)}</pre>" for t in texts)
-        rep.add("Rejects", body)
+        for stage, domain, reason, n in counts.iter_rows():
+            texts = samples[(stage, domain, reason)]
+            body += (f"<h3>{html.escape(stage)} · {html.escape(domain)}: {html.escape(reason)} "
+                     f"({len(texts)} of {n:,})</h3>"
+                     + "".join(f"<pre>{html.escape(t)}</pre>" for t in texts))
+        rep.add("Rejects per domain", body)
     stats = run_stats(run_dir) if has_stage else {}
     stats = {s: stats[s] for s in stages_of(run_dir) if s in stats}
     if stats:

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from mixforge.ingest import IngestConfig, ingest
-from mixforge.report import build_report, funnel, rejects
+from mixforge.report import NO_DOMAIN, SAMPLES_PER_REASON, build_report, funnel, rejects
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -30,11 +30,53 @@ def test_report_sections_follow_the_run(run_with_rejects):
     assert f.row(0, named=True)["rejected"] == 2
     counts, samples = rejects(run_with_rejects)
     assert sorted(counts["reason"].to_list()) == ["malformed_json", "missing_text"]
-    assert samples[("ingest", "missing_text")] == ['{"x": 1}']
+    assert samples[("ingest", NO_DOMAIN, "missing_text")] == ['{"x": 1}']
     html = build_report(run_with_rejects).read_text()
     for heading in ("Document funnel", "Rejects", "Domain sizes through the stages"):
         assert heading in html
     assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 3
+
+
+def test_rejects_are_counted_and_sampled_per_domain(tmp_path, ingested_run):
+    """Two domains drop under different rules (python_code under the code rules, fortunes
+    under the dialogue rules): the report counts and samples each (stage, domain, reason)
+    as the rejects files hold them."""
+    import html as html_lib
+
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from mixforge.curate.filter_stage import run_filter
+    from mixforge.curate.filters import FilterConfig
+    from mixforge.executor import LocalExecutor
+
+    run = tmp_path / "run"
+    shutil.copytree(ingested_run / "ingest", run / "ingest")
+    run_filter(FilterConfig(policy="python_code=code,fortunes=dialogue,*=none"), run,
+               LocalExecutor(1))
+    files = sorted((run / "filter" / "rejects").glob("*.parquet"))
+    assert len(files) >= 2
+    rej = pl.concat([pl.from_arrow(pq.read_table(f, columns=["domain", "reason", "text"]))
+                     for f in files])
+    counts, samples = rejects(run)
+    got = counts.filter(pl.col("stage") == "filter")
+    want = rej.group_by("domain", "reason").len().rename({"len": "docs"})
+    assert (got.drop("stage").sort("domain", "reason").rows()
+            == want.cast({"docs": pl.Int64}).sort("domain", "reason").rows())
+    by_domain = {d: set(part["reason"]) for (d,), part in got.group_by("domain")}
+    assert set(by_domain) == {"python_code", "fortunes"}
+    assert all(r.startswith("code_") for r in by_domain["python_code"])
+    assert not any(r.startswith("code_") for r in by_domain["fortunes"])
+    for domain, reason, n in got.select("domain", "reason", "docs").rows():
+        first = rej.filter((pl.col("domain") == domain) & (pl.col("reason") == reason))
+        assert samples[("filter", domain, reason)] == [
+            t[:400] for t in first["text"].head(SAMPLES_PER_REASON)]
+        assert len(samples[("filter", domain, reason)]) == min(n, SAMPLES_PER_REASON)
+    page = build_report(run).read_text()
+    for domain, reason, n in got.select("domain", "reason", "docs").rows():
+        k = min(n, SAMPLES_PER_REASON)
+        assert f"<h3>filter · {domain}: {reason} ({k} of {n:,})</h3>" in page
+        assert html_lib.escape(samples[("filter", domain, reason)][0]) in page
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "

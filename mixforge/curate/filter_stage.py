@@ -11,7 +11,7 @@ the document-stage mapper's (`mixforge.documents`), as for every document stage.
 - ``filter/rejects/<shard>.parquet``: dropped documents with ``reason`` and a ``scores``
   struct;
 - ``filter/samples/<shard>.parquet`` and, after the stage, ``filter/dropped_samples.parquet``:
-  the first ``sample_per_reason`` dropped documents per reason, for the report.
+  the first ``sample_per_reason`` dropped documents per domain and reason.
 
 Counts per shard (in its marker and ``_stage.json``): docs_in = kept + rejected, and
 ``dropped_<reason>`` per rule (the first failing one), ``flagged_<group>`` per rule group
@@ -172,7 +172,8 @@ def plan_filter(cfg: FilterConfig, run_dir: str | Path) -> tuple[str, list[Shard
 
 
 def merge_samples(stage_dir: Path, per_reason: int) -> Path | None:
-    """The first ``per_reason`` dropped documents per reason over all shards, in shard order."""
+    """The first ``per_reason`` dropped documents per domain and reason over all shards, in
+    shard order."""
     files = sorted((stage_dir / SAMPLES_DIR).glob("*.parquet"))
     out = stage_dir / SAMPLES
     if not files:
@@ -180,7 +181,7 @@ def merge_samples(stage_dir: Path, per_reason: int) -> Path | None:
         return None
     df = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
     df = df.with_row_index("_order").filter(
-        pl.int_range(pl.len()).over("reason") < per_reason).drop("_order")
+        pl.int_range(pl.len()).over("domain", "reason") < per_reason).drop("_order")
     with atomic_path(out) as tmp:
         df.write_parquet(tmp, compression="zstd")
     return out

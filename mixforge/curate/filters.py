@@ -251,7 +251,8 @@ class FilterConfig:
     policy: str = opt("", "Per-domain policies PATTERN=PRESET,... (globs over domain names, "
                       "first match wins; presets: web, code, dialogue, reference, none); "
                       "unmatched domains get web, i.e. every rule group as configured.")
-    sample_per_reason: int = opt(20, "Dropped documents kept per reason for the report.")
+    sample_per_reason: int = opt(20, "Dropped documents kept per domain and reason "
+                                 "(filter/dropped_samples.parquet).")
     batch_rows: int = opt(4096, "Documents per record batch (bounds memory).")
 
     def validate(self) -> None:

@@ -79,8 +79,12 @@ def test_stage_writes_kept_scores_rejects_and_samples(run):
     again = drop_reasons(scores, cfg)
     assert sorted(scores.filter(again.is_null())["id"]) == sorted(kept["id"])
     samples = pl.read_parquet(run / "filter" / SAMPLES)
-    per = samples.group_by("reason").len()
-    assert per["len"].max() <= 3 and set(per["reason"]) == set(rejects["reason"])
+    per = samples.group_by("domain", "reason").len()
+    assert per["len"].max() <= 3
+    assert set(per.select("domain", "reason").rows()) == set(
+        rejects.select("domain", "reason").unique().rows())
+    assert samples.height == sum(min(n, 3) for n in
+                                 rejects.group_by("domain", "reason").len()["len"])
     # language columns come from the language-ID model
     assert scores["language"].null_count() < scores.height
     assert scores["language_score"].is_between(0, 1).all()
