@@ -11,8 +11,11 @@ OLMO_REQ := tests/mixers/olmo_reader_requirements.txt
 # the litdata reader's own environment: litdata asks for torchvision (tests/mixers/test_export_litdata.py)
 LITDATA_VENV := .venv-litdata
 LITDATA_REQ := tests/mixers/litdata_reader_requirements.txt
+# NeMo Curator's code filters, the code rules' reference (tests/curate/test_code_rules_reference.py)
+NEMO_VENV := .venv-nemo
+NEMO_REQ := tests/curate/nemo_requirements.txt
 
-.PHONY: demo test lint bench clean .venv-mds .venv-olmo .venv-litdata
+.PHONY: demo test lint bench clean .venv-mds .venv-olmo .venv-litdata .venv-nemo
 
 $(BIN)/mixforge: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,12 +54,21 @@ $(LITDATA_VENV)/.done: $(LITDATA_REQ)
 
 .venv-litdata: $(LITDATA_VENV)/.done
 
+$(NEMO_VENV)/.done: $(NEMO_REQ)
+	test -x $(NEMO_VENV)/bin/python || $(PY) -m venv $(NEMO_VENV)
+	$(NEMO_VENV)/bin/pip install -q -r $(NEMO_REQ)
+	$(NEMO_VENV)/bin/pip install -q --no-deps nemo-curator==1.4.0
+	touch $@
+
+.venv-nemo: $(NEMO_VENV)/.done
+
 # the real pretrained tokenizers of the id-parity tests (pinned, sha256-checked); with
 # MIXFORGE_TEST_STRICT=1 a test whose optional piece (those files, a reader venv) is missing
 # fails instead of skipping (tests/requires.py)
 TOKENIZER_FILES ?= $(HOME)/.cache/mixforge/tokenizers
 
-test: $(BIN)/mixforge $(MDS_VENV)/.done $(OLMO_VENV)/.done $(LITDATA_VENV)/.done
+test: $(BIN)/mixforge $(MDS_VENV)/.done $(OLMO_VENV)/.done $(LITDATA_VENV)/.done \
+      $(NEMO_VENV)/.done
 	scripts/ensure-chromium.sh
 	MIXFORGE_TOKENIZER_FILES=$(TOKENIZER_FILES) PYTHON=$(BIN)/python scripts/get-tokenizers.sh
 	MIXFORGE_TOKENIZER_FILES=$(TOKENIZER_FILES) MIXFORGE_TEST_STRICT=1 $(BIN)/python -m pytest -q
@@ -65,4 +77,4 @@ lint: $(BIN)/mixforge
 	$(BIN)/ruff check mixforge tests bench
 
 clean:
-	rm -rf $(VENV) $(MDS_VENV) $(OLMO_VENV) $(LITDATA_VENV) mixforge-demo .pytest_cache
+	rm -rf $(VENV) $(MDS_VENV) $(OLMO_VENV) $(LITDATA_VENV) $(NEMO_VENV) mixforge-demo .pytest_cache
