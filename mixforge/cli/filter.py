@@ -111,16 +111,30 @@ def command(run: RunOptions, config_path: Path | None, disable: tuple[str, ...],
         click.echo(table(df, "dropped by each rule group alone"))
     policy = cfg.policies()
     doms = sorted(k.split(":", 1)[1] for k in totals if k.startswith("domain_in:"))
-    if policy and doms:
+    if doms:
         from ..curate.filters import policy_of
 
+        of = {d: policy_of(d, policy) for d in doms}
         df = pl.DataFrame({
-            "domain": doms, "policy": [policy_of(d, policy) for d in doms],
+            "domain": doms, "policy": [of[d] for d in doms],
             "docs": [totals[f"domain_in:{d}"] for d in doms],
             "kept": [totals.get(f"domain_kept:{d}", 0) for d in doms]})
         df = df.with_columns(dropped=pl.col("docs") - pl.col("kept"),
                              kept_share=(pl.col("kept") / pl.col("docs")).round(4))
         click.echo(table(df, "per domain, under its policy"))
+        drops = [(*k[len("domain_dropped:"):].rsplit(":", 1), v) for k, v in totals.items()
+                 if k.startswith("domain_dropped:")]
+        if drops:
+            df = pl.DataFrame({"domain": [d for d, _, _ in drops],
+                               "policy": [of[d] for d, _, _ in drops],
+                               "reason": [r for _, r, _ in drops],
+                               "docs": [n for _, _, n in drops]})
+            df = df.with_columns(
+                share=(pl.col("docs") / pl.col("domain").replace_strict(
+                    {d: totals[f"domain_in:{d}"] for d in doms}, return_dtype=pl.Int64))
+                .round(4)).sort("domain", pl.col("docs"), descending=[False, True])
+            click.echo(table(df, "dropped per domain and rule (first failing rule)"))
+    if policy and doms:
         import fnmatch
 
         for pattern, preset in policy:

@@ -15,7 +15,9 @@ the document-stage mapper's (`mixforge.documents`), as for every document stage.
 
 Counts per shard (in its marker and ``_stage.json``): docs_in = kept + rejected, and
 ``dropped_<reason>`` per rule (the first failing one), ``flagged_<group>`` per rule group
-(what that group alone would drop, as each datatrove filter run alone would). Memory:
+(what that group alone would drop, as each datatrove filter run alone would), and per
+domain ``domain_in:<domain>``, ``domain_kept:<domain>`` and
+``domain_dropped:<domain>:<reason>``. Memory:
 one batch of documents plus its statistics (35 int64 per document) and the kernel's
 scratch (~180 bytes per UTF-8 byte of the batch's longest document).
 """
@@ -97,8 +99,8 @@ def filter_table(table: pa.Table, cfg: FilterConfig,
         scores = scores.append_column("quality", pa.array(quality[0].score(table["text"])))
     stats = pl.from_arrow(scores)
     policy = cfg.policies()
+    domains = pl.from_arrow(table["domain"]).cast(pl.String)
     if policy:  # per-domain presets (`filters.PRESETS`)
-        domains = pl.from_arrow(table["domain"]).cast(pl.String)
         of = {d: policy_of(d, policy) for d in domains.unique().to_list()}
         reasons = policy_reasons(stats, cfg, domains.replace_strict(of))
     else:
@@ -123,11 +125,14 @@ def filter_table(table: pa.Table, cfg: FilterConfig,
     counts = {"docs_in": table.num_rows, "kept": kept.num_rows, "rejected": rejected.num_rows}
     for reason, n in (reasons.drop_nulls().value_counts(sort=True).iter_rows()):
         counts[f"dropped_{reason}"] = int(n)
-    if policy:  # per domain: documents in and kept (filter --dry-run prints them)
-        doms = pl.DataFrame({"d": domains, "kept": reasons.is_null()})
-        for d, n_in, n_kept in doms.group_by("d").agg(pl.len(), pl.col("kept").sum()).rows():
-            counts[f"domain_in:{d}"] = int(n_in)
-            counts[f"domain_kept:{d}"] = int(n_kept)
+    # per domain: documents in, kept, and dropped per rule (filter --dry-run prints them)
+    doms = pl.DataFrame({"d": domains, "reason": reasons})
+    for d, n_in, n_kept in doms.group_by("d").agg(
+            pl.len(), pl.col("reason").is_null().sum()).rows():
+        counts[f"domain_in:{d}"] = int(n_in)
+        counts[f"domain_kept:{d}"] = int(n_kept)
+    for d, reason, n in doms.drop_nulls("reason").group_by("d", "reason").len().rows():
+        counts[f"domain_dropped:{d}:{reason}"] = int(n)
     for group in () if policy else GROUPS:  # what each group alone would drop (as each
         # datatrove filter would); with per-domain policies the per-domain table says it
         if getattr(cfg, group).enabled and (group != "language" or cfg.language.languages):

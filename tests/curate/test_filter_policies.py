@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -100,6 +101,24 @@ def test_dry_run_prints_each_domain_under_its_policy(run_copy):
     assert "per domain, under its policy" in res.output
     assert "dialogue" in res.output and "reference" in res.output
     assert not (run_copy / "filter").exists()
+    # what each policy would drop in each domain, rule by rule: what the real run drops
+    printed = res.output.split("dropped per domain and rule (first failing rule)\n")[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in printed.splitlines()[2:] if line.startswith("|")]
+    shown = sorted((d, p, r, int(n.replace(",", ""))) for d, p, r, n, _ in rows)
+    cfg = FilterConfig(policy=POLICY)
+    cfg.language.enabled = False
+    from mixforge.curate.filter_stage import run_filter
+    from mixforge.curate.filters import policy_of
+    from mixforge.executor import LocalExecutor
+
+    run_filter(cfg, run_copy, LocalExecutor(1))
+    rej = pa.concat_tables(pq.read_table(f, columns=["domain", "reason"])
+                           for f in sorted((run_copy / "filter" / "rejects").glob("*.parquet")))
+    pairs = list(zip(rej["domain"].to_pylist(), rej["reason"].to_pylist(), strict=True))
+    want = sorted((d, policy_of(d, cfg.policies()), r, pairs.count((d, r)))
+                  for d, r in set(pairs))
+    assert shown == want and len({d for d, *_ in want}) >= 2
     shutil.rmtree(run_copy)
 
 
