@@ -270,6 +270,8 @@ def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = No
     {stage: its result}. Raises `RunDirBusy` when another process writes the run."""
     from .rundir import run_lock
 
+    if cfg.probe is not None:  # before any work, not after the curate stages
+        storage.require_local(cfg.run_dir, "the probe section (probe sweep)")
     run_dir = storage.local(cfg.run_dir)  # a store URL: checked before any work, mirrored
     with run_lock(run_dir):
         return _run_pipeline(cfg, run_dir, bar)

@@ -137,6 +137,18 @@ def local(path: str | os.PathLike) -> Path:
     return mirror
 
 
+def require_local(path: str | os.PathLike, what: str) -> None:
+    """A `FatalError` when ``path`` is a store URL or its mirror: for the commands that
+    append to files as they go (a probe sweep's journal, an evaluation's curves), which
+    `push` cannot keep whole on a store."""
+    url = url_of(path) or (None if split_url(path) is None else os.fspath(path))
+    if url:
+        msg = (f"{what} needs a local run directory, and {url} is on an object store: "
+               "copy the run's tokenize/ folder down (e.g. `aws s3 sync URL/tokenize "
+               "runs/r1/tokenize`) and point --run-dir at the local folder")
+        raise FatalError(msg)
+
+
 def _signature(info: dict[str, Any]) -> tuple[int, int | None]:
     """(size, mtime in whole seconds) of an object as the store lists it."""
     when = info.get("LastModified") or info.get("mtime") or info.get("updated")

@@ -125,6 +125,10 @@ def test_an_export_written_to_a_bucket_reads_back(runs, s3: S3, tmp_path):  # no
     res = CliRunner().invoke(main, [*args, "--overwrite"])
     assert res.exit_code == 0, res.output
     assert sorted(s3.fs.find("data/exports/ng")) == keys
+    res = CliRunner().invoke(main, ["stats", "s3://data/runs/a", "--stage", "filter"])
+    assert res.exit_code == 0 and "[filter]" in res.output, res.output
+    res = CliRunner().invoke(main, ["probe", "sweep", "-r", "s3://data/runs/a"])
+    assert res.exit_code == 1 and "probe sweep needs a local run directory" in res.output
 
 
 def test_bad_credentials_missing_bucket_or_protocol_stop_before_any_work(
@@ -219,3 +223,17 @@ def test_a_killed_run_resumes_from_the_store(s3: S3, tmp_path):  # noqa: F811
     assert _data(on_store) == _data(digest_dir(tmp_path / "clean"))
     assert ".mixforge.lock" not in on_store and not [k for k in on_store if ".tmp-" in k]
     assert len(clean.ran) == 4
+
+
+def test_a_worker_without_the_mirror_fetches_its_inputs(runs, s3: S3, tmp_path):  # noqa: F811
+    """A task on a machine that does not share the driver's disk pulls what it reads."""
+    from mixforge import storage
+
+    mirror = Path(os.environ["MIXFORGE_CACHE"]) / "s3/data/runs/a/ingest"
+    shard = sorted(mirror.glob("shard-*.parquet"))[0]
+    want = shard.read_bytes()
+    shard.unlink()
+    storage.fetch([shard, tmp_path / "not-mirrored"])
+    assert shard.read_bytes() == want
+    assert storage.url_of(shard) == f"s3://data/runs/a/ingest/{shard.name}"
+    assert storage.url_of(mirror / f".{shard.name}.tmp-12") is None  # temp names stay local
