@@ -31,8 +31,8 @@ PIPELINE = {
     "workers": 1,  # in-process: the pool's forkserver may predate this module's environment
     "report": False,
     "ingest": {"shard_mb": 0.3},
-    "dedup_exact": {},
-    "dedup_fuzzy": {},
+    "dedup_exact": {"buckets": 2},  # fewer, larger shuffle files: fewer objects to upload
+    "dedup_fuzzy": {"buckets": 2},
     "filter": {"gopher_quality": {"enabled": False}, "c4": {"enabled": False},
                "language": {"languages": []}},
     "tokenizer": {"vocab_size": 1024, "max_mb": 1},
