@@ -58,6 +58,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    _reset(endpoint)  # moto's state is per process: no users or buckets of another module
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="setup", aws_secret_access_key="setup")
@@ -85,7 +86,16 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
         finally:
             _forget_clients()
             settings.INITIAL_NO_AUTH_ACTION_COUNT = before
+            _reset(endpoint)
             server.stop()
+
+
+def _reset(endpoint: str) -> None:
+    """Empty moto's state (its documented ``POST /moto-api/reset``)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", data=b"",
+                                                  method="POST"), timeout=30).close()
 
 
 def _forget_clients() -> None:
