@@ -125,6 +125,10 @@ def test_an_export_written_to_a_bucket_reads_back(runs, s3: S3, tmp_path):  # no
     assert sorted(s3.fs.find("data/exports/ng")) == keys
     res = CliRunner().invoke(main, ["stats", "s3://data/runs/a", "--stage", "filter"])
     assert res.exit_code == 0 and "[filter]" in res.output, res.output
+    res = CliRunner().invoke(main, ["report", "s3://data/runs/a"])
+    assert res.exit_code == 0, res.output
+    s3.fs.invalidate_cache()  # the tests' client listed the run before the report existed
+    assert b"<html" in s3.fs.cat_file("data/runs/a/report.html")[:200].lower()
     res = CliRunner().invoke(main, ["probe", "sweep", "-r", "s3://data/runs/a"])
     assert res.exit_code == 1 and "probe sweep needs a local run directory" in res.output
 
