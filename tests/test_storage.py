@@ -239,3 +239,5 @@ def test_a_worker_without_the_mirror_fetches_its_inputs(runs, s3: S3, tmp_path):
     assert shard.read_bytes() == want
     assert storage.url_of(shard) == f"s3://data/runs/a/ingest/{shard.name}"
     assert storage.url_of(mirror / f".{shard.name}.tmp-12") is None  # temp names stay local
+    one = storage.local("s3://data/corpus/fortunes.jsonl.zst")  # a single object as input
+    assert one.read_bytes() == s3.fs.cat_file("data/corpus/fortunes.jsonl.zst")
