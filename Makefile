@@ -22,7 +22,7 @@ $(BIN)/mixforge: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: the CPU build on local disk, never a multi-GB CUDA download
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,ray,web]'
+	$(BIN)/pip install -q -e '.[dev,ray,web,s3]'
 	touch $(BIN)/mixforge
 
 demo: $(BIN)/mixforge

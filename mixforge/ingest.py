@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from . import storage
 from .config import check_regex, config_hash, opt, to_dict
 from .errors import ConfigError
 from .executor import Executor, OnResult, get_executor
@@ -221,6 +222,7 @@ def ingest(cfg: IngestConfig, run_dir: str | Path, executor: Executor | None = N
     >>> report = ingest(IngestConfig(inputs=["corpus/"]), "runs/r1")  # doctest: +SKIP
     >>> report.totals["kept"]  # doctest: +SKIP
     """
+    run_dir = storage.local(run_dir)  # a store URL: checked before any work, mirrored
     tasks = plan_ingest(cfg, run_dir)
     with run_lock(run_dir):  # the stage and its user-id check, as one writer
         return _ingest(cfg, run_dir, tasks, executor, on_result)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
+from . import storage
 from .config import from_dict, opt, to_dict
 from .curate.dedup import ExactConfig, FuzzyConfig, dedup
 from .curate.filter_stage import plan_filter, run_filter
@@ -230,12 +231,14 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raise ConfigError(msg) from e
     cfg = from_dict(PipelineConfig, data, where=path.name)
     base = path.parent
-    if not Path(cfg.run_dir).is_absolute():
-        cfg.run_dir = str(base / cfg.run_dir)
-    cfg.ingest.inputs = [i if i.startswith("hf:") or Path(i).is_absolute() else str(base / i)
-                         for i in cfg.ingest.inputs]
-    cfg.targets = {n: p if p.startswith("hf:") or Path(p).is_absolute() else str(base / p)
-                   for n, p in cfg.targets.items()}
+
+    def resolve(p: str) -> str:  # hf: datasets and store URLs (s3://...) stay as written
+        keep = p.startswith("hf:") or storage.split_url(p) or Path(p).is_absolute()
+        return p if keep else str(base / p)
+
+    cfg.run_dir = resolve(cfg.run_dir)
+    cfg.ingest.inputs = [resolve(i) for i in cfg.ingest.inputs]
+    cfg.targets = {n: resolve(p) for n, p in cfg.targets.items()}
     targets_into_probe(cfg)
     return cfg
 
@@ -267,12 +270,15 @@ def run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None = No
     {stage: its result}. Raises `RunDirBusy` when another process writes the run."""
     from .rundir import run_lock
 
-    with run_lock(cfg.run_dir):
-        return _run_pipeline(cfg, bar)
+    if cfg.probe is not None:  # before any work, not after the curate stages
+        storage.require_local(cfg.run_dir, "the probe section (probe sweep)")
+    run_dir = storage.local(cfg.run_dir)  # a store URL: checked before any work, mirrored
+    with run_lock(run_dir):
+        return _run_pipeline(cfg, run_dir, bar)
 
 
-def _run_pipeline(cfg: PipelineConfig, bar: Callable[[str, int], Any] | None) -> dict:
-    run_dir = Path(cfg.run_dir)
+def _run_pipeline(cfg: PipelineConfig, run_dir: Path,
+                  bar: Callable[[str, int], Any] | None) -> dict:
     targets_into_probe(cfg)
     executor = cfg.make()
     results: dict[str, Any] = {}

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from . import storage
 from .errors import ConfigError, InputError
 from .schema import REJECT_SCHEMA, doc_schema
 from .web import WEB_SUFFIXES, warc_records
@@ -86,10 +87,11 @@ class Source:
     def label(self) -> str:
         """The file as the input named it (root included, normalized): what ``source``
         columns, rejects and default ids use, so two roots holding the same relative
-        path (``x/data.jsonl``, ``y/data.jsonl``) never share a label."""
+        path (``x/data.jsonl``, ``y/data.jsonl``) never share a label. A file read from a
+        store is labelled by its URL (``s3://bucket/key``), wherever its mirror sits."""
         if self.kind == "hf":
             return self.path
-        return Path(os.path.normpath(self.path)).as_posix()
+        return storage.url_of(self.path) or Path(os.path.normpath(self.path)).as_posix()
 
     @property
     def size(self) -> int:
@@ -117,14 +119,16 @@ def _kind_of(path: Path, in_folder: bool = False) -> str | None:
 def discover(inputs: list[str]) -> list[Source]:
     """Expand input paths (files, folders, ``hf:NAME``) into sorted sources.
 
-    Raises a ConfigError naming any input that does not exist or has no readable files.
+    A store URL (``s3://bucket/prefix``, see `mixforge.storage`) is pulled into the local
+    mirror first and read from there. Raises a ConfigError naming any input that does not
+    exist or has no readable files (a `FatalError` when the store cannot be used).
     """
     sources: list[Source] = []
     for item in inputs:
         if item.startswith(HF_PREFIX):
             sources.append(Source(item, "", "hf"))
             continue
-        p = Path(item)
+        p = storage.local(item)
         if p.is_dir() and (p / "dataset_info.json").exists() and (p / "state.json").exists():
             sources.append(Source(str(p), str(p.parent), "hf_disk"))
         elif p.is_dir():

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from . import storage
 from .errors import ConfigError
 from .layout import (
     FUNNEL,
@@ -193,7 +194,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None,
     Raises `ConfigError` when ``run_dir`` holds nothing a run writes (no finished stage,
     token store or probe sweep).
     """
-    run_dir = Path(run_dir)
+    run_dir = storage.local(run_dir)
     has_stage = run_dir.is_dir() and any((p / MARKERS).is_dir() for p in run_dir.iterdir())
     if not (has_stage or (token_store(run_dir) / STORE_JSON).exists()
             or probe_results(run_dir).exists()):

@@ -11,6 +11,13 @@ One process writes a run directory at a time: `run_lock` holds ``RUN/.mixforge.l
 as a stage runs; a second process gets `RunDirBusy` naming the holder. The kernel drops
 the ``flock`` when its holder dies however it dies, so a lock left by a killed process is
 taken over, with a warning naming it.
+
+A run directory may be a store URL (``s3://bucket/run``): `mixforge.storage` mirrors it
+locally, each `atomic_path` write is uploaded whole once renamed, and markers (written
+last) say a shard is complete on the store as on disk. There is no ``flock`` on an object
+store: the lock is an object ``RUN/.mixforge.lock`` holding the same holder info, checked
+before it is written and read back after; the rule is one writer per run directory (see
+docs/storage.md).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from . import storage
 from .errors import FatalError
 from .executor import Executor, OnResult
 from .layout import LOCK, MARKERS, STAGE_JSON, marker_path
@@ -69,7 +77,7 @@ def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator
     it. A lock file left by a dead process (its ``flock`` gone with it) is taken over with
     a warning.
     """
-    run_dir = Path(run_dir)
+    run_dir = storage.local(run_dir)
     key = str(run_dir.resolve())
     held = _held.get(key)
     if held and held[2] == os.getpid():
@@ -79,10 +87,13 @@ def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator
         finally:
             held[1] -= 1
         return
+    if storage.url_of(run_dir):
+        with _store_lock(run_dir, key, command) as path:
+            yield path
+        return
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK
-    host = socket.gethostname()
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -103,9 +114,7 @@ def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator
         log.warning("%s: taking over a stale lock of pid %s on %s (%s), which is no longer "
                     "running; its unfinished shards are redone", run_dir, old.get("pid"),
                     old.get("host"), old.get("command"))
-    info = {"pid": os.getpid(), "host": host,
-            "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    info = _holder_info(command)
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
     _held[key] = [fd, 1, os.getpid()]
@@ -121,15 +130,70 @@ def run_lock(run_dir: str | os.PathLike, command: str | None = None) -> Iterator
                 run_dir.rmdir()  # only if the block wrote nothing into it
 
 
+def _holder_info(command: str | None) -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+@contextlib.contextmanager
+def _store_lock(run_dir: Path, key: str, command: str | None) -> Iterator[Path]:
+    """The lock of a run directory on an object store: the object ``RUN/.mixforge.lock``.
+
+    No ``flock`` exists there, so: an existing lock object refuses the run (`RunDirBusy`,
+    naming the holder), unless its holder is a dead process on this same host (taken over
+    with a warning); then ours is written and read back (two starters at once: the one
+    whose info is not read back stops). A holder killed on another machine leaves its
+    object: the message says to delete it once that process is known to be gone.
+    """
+    path = run_dir / LOCK
+    url = storage.url_of(path)
+    assert url is not None
+    old = json.loads(storage.read_text(url) or "{}")
+    if old:
+        if old.get("host") != socket.gethostname() or _alive(old.get("pid")):
+            busy = _busy(run_dir, old)
+            msg = (f"{busy} (object store lock {url}: if that process is gone, delete the "
+                   "object and rerun)")
+            raise RunDirBusy(msg)
+        log.warning("%s: taking over a stale lock of pid %s on %s (%s), which is no longer "
+                    "running; its unfinished shards are redone", url, old.get("pid"),
+                    old.get("host"), old.get("command"))
+    info = _holder_info(command)
+    storage.write_text(url, json.dumps(info) + "\n")
+    if json.loads(storage.read_text(url) or "{}") != info:
+        raise _busy(run_dir, json.loads(storage.read_text(url) or "{}"))
+    _held[key] = [None, 1, os.getpid()]
+    try:
+        yield path
+    finally:
+        _held.pop(key, None)
+        storage.remove(path)
+
+
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; rename it into place only if the block succeeds."""
+    """Yield a temp path beside ``path``; rename it into place only if the block succeeds.
+
+    In a store's mirror (`mixforge.storage`) the file is then uploaded whole, as one object.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
         os.replace(tmp, path)
+        storage.push(path)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -142,17 +206,20 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def fingerprint(inputs: Sequence[str | os.PathLike]) -> str:
-    """A cheap hash of input files (path, size, mtime); non-file inputs hash as strings."""
+    """A cheap hash of input files (path, size, mtime); non-file inputs hash as strings.
+
+    A file mirrored from a store hashes as its URL (`mixforge.storage.display`), with the
+    object's size and modification time, so keys agree on every machine."""
     h = hashlib.blake2b(digest_size=8)
     for item in inputs:
         p = Path(item)
         if p.is_file():
             st = p.stat()
-            h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            h.update(f"{storage.display(p)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
         elif p.is_dir():
             for sub in sorted(q for q in p.rglob("*") if q.is_file()):
                 st = sub.stat()
-                h.update(f"{sub.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+                h.update(f"{storage.display(sub)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
         else:
             h.update(f"{item}\n".encode())
     return h.hexdigest()
@@ -197,6 +264,7 @@ def is_done(task: ShardTask) -> bool:
 def _run_and_mark(job: tuple[Callable[[ShardTask], dict], ShardTask]) -> dict:
     fn, task = job
     start = time.perf_counter()
+    storage.fetch(task.inputs)  # a worker that does not share the driver's disk
     previous = (read_marker(task.marker) or {}).get("outputs", [])
     result = fn(task)
     marker = {
@@ -224,6 +292,7 @@ def _unlink_output(stage_dir: Path, rel: str) -> None:
                     stage_dir, rel)
         return
     path.unlink(missing_ok=True)
+    storage.remove(path)
 
 
 @dataclass
@@ -289,6 +358,7 @@ def _run_stage(stage_dir: Path, tasks: Sequence[ShardTask], fn: Callable[[ShardT
                 if t.shard in done:
                     on_result(-1, None)
     executor.map(_run_and_mark, [(fn, t) for t in todo], on_result)
+    storage.pull(stage_dir)  # what workers on other machines wrote (no-op on local disk)
     _remove_temp(stage_dir)  # a retried task (its worker killed) leaves its temp file
     report = StageReport(stage_dir, ran=[t.shard for t in todo],
                          skipped=sorted(done))
@@ -315,4 +385,5 @@ def _remove_stale(stage_dir: Path, keep: set[str]) -> None:
         for out in marker.get("outputs", []):
             _unlink_output(stage_dir, out)
         path.unlink()
+        storage.remove(path)
         log.info("%s: removed stale shard %s", stage_dir.name, path.stem)

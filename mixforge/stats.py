@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from . import storage
 from .errors import ConfigError
 from .layout import MARKERS, PIPELINE
 from .rundir import read_marker
@@ -47,7 +48,7 @@ def run_stats(run_dir: str | Path, stage: str | None = None) -> dict[str, pl.Dat
 
     Raises `ConfigError` when ``run_dir`` does not exist or holds no finished stage.
     """
-    run_dir = Path(run_dir)
+    run_dir = storage.local(run_dir)
     if not run_dir.exists():
         msg = f"run directory {run_dir} does not exist"
         raise ConfigError(msg)

@@ -15,6 +15,7 @@ from mixforge.errors import InputError  # noqa: E402
 from mixforge.executor import LocalExecutor, RayExecutor  # noqa: E402
 from mixforge.ingest import IngestConfig, ingest, ingest_shard  # noqa: E402
 from mixforge.rundir import ShardTask, run_stage  # noqa: E402
+from tests.s3 import s3  # noqa: E402, F401  (the S3 server fixture)
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +71,23 @@ def test_a_task_error_comes_back_as_itself(tmp_path, ray_executor):
     with pytest.raises(InputError, match="line/row 2"):
         ingest(IngestConfig(inputs=[str(tmp_path / "bad.jsonl")]), tmp_path / "run",
                ray_executor)
+
+
+def test_ray_with_the_run_directory_in_a_bucket(tmp_path, corpus_dir, ray_executor,
+                                                s3):  # noqa: F811
+    """Ray tasks write their shards to the store themselves (docs/storage.md): the objects
+    are the bytes a local run writes to disk."""
+    from mixforge.executor import RayExecutor
+    from tests.s3 import digest_store
+
+    s3.bucket("ray")
+    # the workers started before this module's environment: hand it to them as a user
+    # would to a cluster's workers (the store's credentials, endpoint, mirror folder)
+    on_store = RayExecutor(task_options={"runtime_env": {"env_vars": dict(s3.env)}})
+    cfg = IngestConfig(inputs=[str(corpus_dir)], shard_mb=0.3)
+    report = ingest(cfg, "s3://ray/run", on_store)
+    ingest(cfg, tmp_path / "local", LocalExecutor(1))
+    assert len(report.ran) > 3
+    objects = {k: v for k, v in digest_store(s3, "ray/run/ingest").items()
+               if k.endswith(".parquet")}
+    assert objects == _digest(tmp_path / "local/ingest")

@@ -36,10 +36,11 @@ def run_options(fn=None, *, run_dir_help: str = "The run directory; each stage w
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             from ..rundir import run_lock
+            from ..storage import local
 
             exec_cfg = from_flags(ExecutorConfig,
                                   {k: kwargs.pop(k) for k in _EXECUTOR_FIELDS})
-            run_dir = kwargs.pop("run_dir")
+            run_dir = local(kwargs.pop("run_dir"))  # a store URL: its local mirror
             with run_lock(run_dir):
                 return fn(*args, run=RunOptions(run_dir, exec_cfg), **kwargs)
 
@@ -71,11 +72,12 @@ def store_path(store: Path | None, run_dir: Path | None) -> Path:
     """The token store `store_options` name; a `ConfigError` when neither is given."""
     from ..errors import ConfigError
     from ..layout import token_store
+    from ..storage import local
 
     if store is None and run_dir is None:
         msg = "name the token store: --store PATH, or --run-dir RUN (uses RUN/tokenize)"
         raise ConfigError(msg)
-    return store if store is not None else token_store(run_dir)
+    return local(store) if store is not None else token_store(local(run_dir))
 
 
 def probes_option(fn):

@@ -10,7 +10,7 @@ from ._common import CONTEXT
 
 
 @click.command("report", context_settings=CONTEXT)
-@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Where to write the HTML (default: RUN_DIR/report.html).")
 def command(run_dir: Path, out: Path | None) -> None:

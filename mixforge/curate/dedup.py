@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import resource
 import time
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .. import storage
 from ..config import config_hash, opt, to_dict
 from ..documents import DocResult, document_shard, input_key, input_stage, plan_documents
 from ..errors import ConfigError
@@ -553,9 +555,12 @@ class _ShardDrop:
 
 def _drop(run_dir: Path, cfg: Config, spec: DropSpec, executor: Executor,
           on_result: OnResult | None) -> StageReport:
-    tasks = plan_documents(run_dir, cfg.input_stage, cfg.output_stage, drop_removed, spec)
-    tasks = [dataclasses.replace(t, params=dataclasses.replace(t.params, fn=_ShardDrop(t.shard)))
-             for t in tasks]
+    # the key names the removed-rows file relative to the run: a run read from another
+    # place (a store's mirror on another machine) keeps its keys
+    keyed = dataclasses.replace(spec, removed=os.path.relpath(spec.removed, run_dir))
+    tasks = plan_documents(run_dir, cfg.input_stage, cfg.output_stage, drop_removed, keyed)
+    tasks = [dataclasses.replace(t, params=dataclasses.replace(t.params, fn=_ShardDrop(t.shard),
+                                                               cfg=spec)) for t in tasks]
     summary = {"config": to_dict(spec), "input_stage": cfg.input_stage}
     return run_stage(tasks, document_shard, executor, on_result, summary)
 
@@ -580,7 +585,7 @@ def dedup(cfg: Config, run_dir: str | Path, executor: Executor | None = None,
     >>> report = dedup(FuzzyConfig(threshold=0.8), "runs/r1")  # doctest: +SKIP
     >>> report.stats["duplicates"]  # doctest: +SKIP
     """
-    run_dir = Path(run_dir)
+    run_dir = storage.local(run_dir)
     cfg = resolve_input(run_dir, cfg)
     cfg.validate()
     executor = executor or get_executor()

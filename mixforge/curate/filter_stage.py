@@ -32,6 +32,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import storage
 from ..config import to_dict
 from ..documents import SAMPLES as SAMPLES_DIR
 from ..documents import DocParams, DocResult, document_shard, input_stage, plan_documents
@@ -183,6 +184,7 @@ def merge_samples(stage_dir: Path, per_reason: int) -> Path | None:
     out = stage_dir / SAMPLES
     if not files:
         out.unlink(missing_ok=True)
+        storage.remove(out)
         return None
     df = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
     df = df.with_row_index("_order").filter(
@@ -201,6 +203,7 @@ def run_filter(cfg: FilterConfig, run_dir: str | Path, executor: Executor | None
     >>> report = run_filter(FilterConfig(), "runs/r1")  # doctest: +SKIP
     >>> report.totals["kept"], report.totals.get("dropped_gopher_short_doc")  # doctest: +SKIP
     """
+    run_dir = storage.local(run_dir)
     in_stage, tasks = plan_filter(cfg, run_dir)
     if tasks:
         announce_compile("filter", "mixforge.curate._textstats_kernels")

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .. import storage
 from ..config import config_hash, to_dict
 from ..errors import ConfigError
 from ..layout import LOCK, MARKERS
@@ -110,6 +111,9 @@ def check_out(out: Path, overwrite: bool, protected: tuple[Path, ...] = ()) -> P
 def atomic_dir(out: Path, overwrite: bool, protected: tuple[Path, ...] = ()) -> Iterator[Path]:
     """Yield a temp folder beside ``out``; it replaces ``out`` only if the block succeeds.
 
+    In a store's mirror (`mixforge.storage`) the finished folder is then uploaded file by
+    file, the manifest last: on the store, a manifest means a complete export.
+
     ``out`` is checked first by `check_out` (``protected``: the token store first, then
     the run directory): only an earlier export is ever replaced.
     """
@@ -127,6 +131,7 @@ def atomic_dir(out: Path, overwrite: bool, protected: tuple[Path, ...] = ()) -> 
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
+        storage.push_tree(out, last=MANIFEST)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -152,7 +157,7 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
     ``on_chunk(tokens)`` is called after each chunk is written (the CLI's progress bar).
     """
     cfg.validate()
-    store = store if isinstance(store, TokenStore) else TokenStore(store)
+    store = store if isinstance(store, TokenStore) else TokenStore(storage.local(store))
     fmt = FORMATS[cfg.format]
     m = materialize(store, mix, val_fraction=cfg.val_fraction, over_cap=cfg.over_cap,
                     append_eos=cfg.append_eos, eos_id=cfg.eos_id)
@@ -175,8 +180,9 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
         log.warning("export: %s", w)
     results: dict[str, SplitResult] = {}
     protected = (store.path, *_run_dir_of(store.path))
-    check_out(cfg.out, cfg.overwrite, protected)  # before any work
-    with atomic_dir(cfg.out, cfg.overwrite, protected) as tmp:
+    out = storage.local(cfg.out)  # a store URL: checked before any work, mirrored
+    check_out(out, cfg.overwrite, protected)  # before any work
+    with atomic_dir(out, cfg.overwrite, protected) as tmp:
         for split in splits:
             if getattr(fmt, "TEXT", False):
                 docs = _docs_table(m, split)
@@ -216,7 +222,7 @@ def export(store: TokenStore | str | Path, mix: Mix, cfg: ExportConfig,
                            "per_domain": m.taken(s), **r.extra} for s, r in results.items()},
         }
         write_json(tmp / MANIFEST, manifest)
-    report = ExportReport(Path(cfg.out), cfg.format, results, manifest)
+    report = ExportReport(out, cfg.format, results, manifest)
     log.info("export %s -> %s: %s", cfg.format, cfg.out,
              {s: f"{r.docs:,} docs, {r.tokens:,} tokens" for s, r in results.items()})
     return report

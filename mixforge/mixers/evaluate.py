@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from .. import storage
 from ..config import config_hash, opt, to_dict
 from ..errors import ConfigError
 from ..rundir import atomic_path, write_json
@@ -212,6 +213,7 @@ def evaluate_mixes(cfg: EvaluateConfig, run_dir: str | Path,
     >>> ev.summary.filter(pl.col("target") == "avg")  # doctest: +SKIP
     """
     cfg.validate()
+    storage.require_local(run_dir, "mix evaluate")
     run_dir = Path(run_dir)
     store = TokenStore(Path(cfg.store) if cfg.store else run_dir / "tokenize")
     out = Path(cfg.out) if cfg.out else run_dir / "evaluate"

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .. import storage
 from ..config import config_hash, opt, to_dict
 from ..documents import input_key, input_stage
 from ..errors import ConfigError
@@ -229,7 +230,7 @@ class Prepared:
 def plan_tokenize(cfg: TokenizeConfig, run_dir: str | Path, workers: int | None = None
                   ) -> Prepared:
     """Resolve the tokenizer, prove the engine on a sample and plan one task per shard."""
-    run_dir = Path(run_dir)
+    run_dir = storage.local(run_dir)
     stage = input_stage(run_dir, STAGE, cfg.input_stage)
     files = stage_files(run_dir / stage)
     spec = cfg.tokenizer or str(tokenizer_json(run_dir))
@@ -274,6 +275,7 @@ def tokenize(cfg: TokenizeConfig, run_dir: str | Path, executor: Executor | None
     >>> report, meta = tokenize(TokenizeConfig(), "runs/r1")  # doctest: +SKIP
     >>> meta["domains"]["licenses"]["bytes_per_token"]  # doctest: +SKIP
     """
+    run_dir = storage.local(run_dir)
     executor = executor or get_executor()
     prep = prepared or plan_tokenize(cfg, run_dir, executor.workers)
     enc = prep.encoder

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from .. import storage
 from ..config import config_hash, opt, to_dict
 from ..documents import input_key, input_stage
 from ..errors import ConfigError
@@ -101,6 +102,7 @@ def train_tokenizer(run_dir: str | Path, cfg: TokenizerTrainConfig | None = None
     >>> path = train_tokenizer("runs/r1", TokenizerTrainConfig(vocab_size=8192))  # doctest: +SKIP
     """
     cfg = cfg or TokenizerTrainConfig()
+    run_dir = storage.local(run_dir)
     stage = input_stage(run_dir, TOKENIZER, cfg.input_stage)
     files = stage_files(Path(run_dir) / stage)
     out = tokenizer_json(run_dir)

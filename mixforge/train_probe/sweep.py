@@ -44,6 +44,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from .. import storage
 from ..config import config_hash, opt, to_dict
 from ..errors import ConfigError
 from ..executor import Executor, LocalExecutor
@@ -426,6 +427,7 @@ def run_sweep(cfg: SweepConfig, run_dir: str | Path, executor: Executor | None =
         msg = ("scales: a sweep at several probe scales runs through `mixforge probe sweep "
                "--scales` or train_probe.transfer.run_scaled_sweep, one sweep per scale")
         raise ConfigError(msg)
+    storage.require_local(run_dir, "probe sweep")
     executor = executor or LocalExecutor(1)
     store = TokenStore(cfg.store_dir(run_dir))
     plans = plan_sweep(cfg, store)
