@@ -241,3 +241,20 @@ def test_a_worker_without_the_mirror_fetches_its_inputs(runs, s3: S3, tmp_path):
     assert storage.url_of(mirror / f".{shard.name}.tmp-12") is None  # temp names stay local
     one = storage.local("s3://data/corpus/fortunes.jsonl.zst")  # a single object as input
     assert one.read_bytes() == s3.fs.cat_file("data/corpus/fortunes.jsonl.zst")
+
+
+def test_the_readme_s3_line_runs_as_written(s3: S3, corpus_dir: Path, tmp_path):  # noqa: F811
+    """README's object-storage line, parsed from README.md, against this server (the
+    bucket name is the one change)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("mixforge ingest s3://"))
+    argv = line.split("#", 1)[0].replace("my-bucket", "readme").split()
+    s3.bucket("readme")
+    s3.fs.put(str(corpus_dir) + "/", "readme/corpus", recursive=True)
+    res = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True,
+                         env=child_env(s3), timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    s3.fs.invalidate_cache()
+    stage = json.loads(s3.fs.cat("readme/runs/r1/ingest/_stage.json"))
+    local = ingest(IngestConfig(inputs=[str(corpus_dir)]), tmp_path / "local", LocalExecutor(1))
+    assert stage["totals"] == local.totals and local.totals["kept"] > 3000
