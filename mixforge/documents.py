@@ -40,6 +40,7 @@ from .layout import (
     MARKERS,
     PIPELINE,
     REJECTS,
+    SAMPLES,
     STAGE_JSON,
     has_run,
     marker_path,
@@ -48,7 +49,6 @@ from .rundir import ShardTask, StageReport, atomic_path, read_marker, run_stage
 from .stats import stage_files
 
 log = logging.getLogger(__name__)
-SAMPLES = "samples"  # <stage>/samples/<shard>.parquet
 COUNT_KEYS = ("docs_in", "kept", "rejected")  # every stage's marker and report
 
 

@@ -6,7 +6,8 @@ report and the command line agree (and a rename is one edit)::
     <run>/
       .mixforge.lock                               the writer's lock (pid, host, command)
       ingest/ dedup_exact/ dedup_fuzzy/ filter/   document stages: <shard>.parquet,
-          _markers/<shard>.json, _stage.json,      rejects/<shard>.parquet (with reason)
+          _markers/<shard>.json, _stage.json,      rejects/<shard>.parquet (with reason),
+          samples/<shard>.parquet + _all.parquet     (filter: drops sampled)
       tokenizer/tokenizer.json                     `mixforge tokenizer train`
       tokenize/store.json + <domain>/...           the token store
       probes/results.parquet                       the probe sweep
@@ -26,6 +27,10 @@ MARKERS = "_markers"  # <stage>/_markers/<shard>.json: one completion marker per
 LOCK = ".mixforge.lock"  # <run>/.mixforge.lock: the one process writing the run (rundir.run_lock)
 STAGE_JSON = "_stage.json"  # <stage>/_stage.json: the stage's totals and config
 REJECTS = "rejects"  # <stage>/rejects/<shard>.parquet: dropped documents with a reason
+SAMPLES = "samples"  # <stage>/samples/<shard>.parquet: the first drops per domain and reason
+# <stage>/samples/_all.parquet: those over all shards (inside samples/, so that a reader
+# globbing <stage>/*.parquet gets the stage's documents and nothing else)
+DROPPED_SAMPLES = f"{SAMPLES}/_all.parquet"
 TOKENIZER = "tokenizer"
 TOKENIZER_JSON = "tokenizer.json"
 TOKEN_STORE = "tokenize"

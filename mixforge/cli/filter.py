@@ -72,7 +72,7 @@ def command(run: RunOptions, config_path: Path | None, disable: tuple[str, ...],
     Reads the latest of dedup_fuzzy, dedup_exact, ingest (or --input-stage); writes kept
     documents to RUN_DIR/filter, scores to filter/scores/, drops with their reason and
     scores to filter/rejects/, and samples per domain and reason to
-    filter/dropped_samples.parquet.
+    filter/samples/_all.parquet.
     """
     import polars as pl
 

@@ -10,7 +10,7 @@ the document-stage mapper's (`mixforge.documents`), as for every document stage.
   once, mix many: mixers and reports read these, and re-thresholding needs no recompute);
 - ``filter/rejects/<shard>.parquet``: dropped documents with ``reason`` and a ``scores``
   struct;
-- ``filter/samples/<shard>.parquet`` and, after the stage, ``filter/dropped_samples.parquet``:
+- ``filter/samples/<shard>.parquet`` and, after the stage, ``filter/samples/_all.parquet``:
   the first ``sample_per_reason`` dropped documents per domain and reason.
 
 Counts per shard (in its marker and ``_stage.json``): docs_in = kept + rejected, and
@@ -34,10 +34,10 @@ import pyarrow.parquet as pq
 
 from .. import storage
 from ..config import to_dict
-from ..documents import SAMPLES as SAMPLES_DIR
 from ..documents import DocParams, DocResult, document_shard, input_stage, plan_documents
 from ..executor import Executor, OnResult, get_executor
 from ..jit import announce_compile
+from ..layout import DROPPED_SAMPLES, SAMPLES
 from ..rundir import ShardTask, StageReport, atomic_path, run_stage
 from ..schema import check_documents
 from .filters import GROUPS, FilterConfig, code_stats, drop_reasons, policy_of, policy_reasons
@@ -46,7 +46,6 @@ from .textstats import compute_stats
 
 log = logging.getLogger(__name__)
 STAGE = "filter"
-SAMPLES = "dropped_samples.parquet"
 
 
 @dataclass
@@ -180,8 +179,8 @@ def plan_filter(cfg: FilterConfig, run_dir: str | Path) -> tuple[str, list[Shard
 def merge_samples(stage_dir: Path, per_reason: int) -> Path | None:
     """The first ``per_reason`` dropped documents per domain and reason over all shards, in
     shard order."""
-    files = sorted((stage_dir / SAMPLES_DIR).glob("*.parquet"))
-    out = stage_dir / SAMPLES
+    files = sorted((stage_dir / SAMPLES).glob("[!_]*.parquet"))
+    out = stage_dir / DROPPED_SAMPLES
     if not files:
         out.unlink(missing_ok=True)
         storage.remove(out)

@@ -257,7 +257,7 @@ class FilterConfig:
                       "first match wins; presets: web, code, dialogue, reference, none); "
                       "unmatched domains get web, i.e. every rule group as configured.")
     sample_per_reason: int = opt(20, "Dropped documents kept per domain and reason "
-                                 "(filter/dropped_samples.parquet).")
+                                 "(filter/samples/_all.parquet).")
     batch_rows: int = opt(4096, "Documents per record batch (bounds memory).")
 
     def validate(self) -> None:

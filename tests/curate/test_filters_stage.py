@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from mixforge.cli import main
 from mixforge.config import from_dict
 from mixforge.curate.filter_stage import (
-    SAMPLES,
     dry_run,
     filter_table,
     resolve_input_stage,
@@ -24,6 +23,7 @@ from mixforge.curate.filters import FilterConfig, drop_reasons
 from mixforge.curate.langid import LanguageIdentifier
 from mixforge.errors import ConfigError
 from mixforge.executor import LocalExecutor
+from mixforge.layout import DROPPED_SAMPLES
 from mixforge.stats import stage_files
 
 from .filters_sample import stratified
@@ -78,7 +78,7 @@ def test_stage_writes_kept_scores_rejects_and_samples(run):
     # thresholds over the sidecar alone give the same decisions
     again = drop_reasons(scores, cfg)
     assert sorted(scores.filter(again.is_null())["id"]) == sorted(kept["id"])
-    samples = pl.read_parquet(run / "filter" / SAMPLES)
+    samples = pl.read_parquet(run / "filter" / DROPPED_SAMPLES)
     per = samples.group_by("domain", "reason").len()
     assert per["len"].max() <= 3
     assert set(per.select("domain", "reason").rows()) == set(
@@ -177,6 +177,6 @@ def test_cli_dry_run_and_run(run, tmp_path):
     assert not (run / "filter").exists()
     res = runner.invoke(main, ["filter", "-r", str(run), "--workers", "1", "--language", "en"])
     assert res.exit_code == 0, res.output
-    assert "kept" in res.output and (run / "filter" / SAMPLES).exists()
+    assert "kept" in res.output and (run / "filter" / DROPPED_SAMPLES).exists()
     bad = runner.invoke(main, ["filter", "-r", str(tmp_path / "nowhere"), "--dry-run"])
     assert bad.exit_code == 2 and "run `mixforge ingest` first" in bad.output
