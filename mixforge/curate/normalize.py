@@ -55,6 +55,17 @@ def char_classes() -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=2)
+def _ascii_out(lower: bool) -> np.ndarray:
+    """What each ASCII byte becomes when punctuation and whitespace are folded: a space
+    for a separator (`char_classes` != 0), else itself, lowercased when ``lower``."""
+    out = np.arange(128, dtype=np.uint8)
+    if lower:
+        out[65:91] += 32
+    out[char_classes()[:128] != 0] = 32
+    return out
+
+
 # Per process, what lowercase does to each code point below U+30000 that NFKC and case
 # mapping leave context-free: -2 not looked at yet, -1 not safe (the document goes to
 # Arrow's NFKC + lowercase), else the lowercase code point. Filled lazily with the code
@@ -116,30 +127,30 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
     arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     if arr.null_count:
         arr = pc.fill_null(arr, "")
-    arr = arr.cast(pa.large_string())
-    if (cfg.nfkc or cfg.lowercase) and len(arr):
-        offsets, data = string_buffers(arr)
+    offsets, data = string_buffers(arr)
+    n = len(arr)
+    src = np.full(n, -1, np.int64)  # -1: fold the text as given; k: slow-path document k
+    s_offsets, s_data = np.zeros(1, np.int64), np.zeros(1, np.uint8)
+    if (cfg.nfkc or cfg.lowercase) and n:
+        unsafe = np.empty(n, np.bool_)
         seen = np.zeros(len(_LOWMAP), np.bool_)
-        K._mark_unknown(offsets, data, _LOWMAP, seen)
-        if seen.any():
+        if K._classify(offsets, data, _LOWMAP, seen, unsafe):
             _learn(np.flatnonzero(seen))
-        unsafe = np.empty(len(arr), np.bool_)
-        K._unsafe_docs(offsets, data, _LOWMAP, unsafe)
-        if unsafe.any():
-            slow_idx = np.flatnonzero(unsafe)
+            K._classify(offsets, data, _LOWMAP, seen, unsafe)
+        slow_idx = np.flatnonzero(unsafe)
+        if len(slow_idx):
             slow = pa.array(_reference_fold(arr.take(pa.array(slow_idx)).to_pylist(),
                                             cfg.nfkc, cfg.lowercase), pa.large_string())
-            pick = np.arange(len(arr), dtype=np.int64)
-            pick[slow_idx] = len(arr) + np.arange(len(slow_idx))
-            arr = pa.concat_arrays([arr, slow.cast(pa.large_string())]).take(pa.array(pick))
-    if not (cfg.lowercase or cfg.punctuation or cfg.whitespace):
-        return arr
-    offsets, data = string_buffers(arr)
-    out_off = np.empty(len(arr) + 1, np.int64)
-    out = np.empty(int(offsets[-1] - offsets[0]) * 3 // 2 + 4, np.uint8)
-    K._normalize_utf8(offsets, data, cfg.lowercase, cfg.punctuation, cfg.whitespace,
-                      char_classes(), _LOWMAP, out_off, out)
-    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(out_off),
+            s_offsets, s_data = string_buffers(slow)
+            src[slow_idx] = np.arange(len(slow_idx))
+    out_off = np.empty(n + 1, np.int64)
+    # a 2-byte letter can lowercase to 3 bytes; slow-path documents are read from s_data
+    size = int(offsets[-1] - offsets[0]) + int(s_offsets[-1] - s_offsets[0])
+    out = np.empty(size * 3 // 2 + 4, np.uint8)
+    K._normalize_utf8(offsets, data, src, s_offsets, s_data, cfg.lowercase, cfg.punctuation,
+                      cfg.whitespace, char_classes(), _LOWMAP, _ascii_out(cfg.lowercase),
+                      out_off, out)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_off),
                                             pa.py_buffer(out[: max(out_off[-1], 1)]))
 
 
