@@ -30,7 +30,7 @@ def documents(chars: int, per_locale_bytes: int, root: Path = Path("/usr/share/l
         try:
             with open(mo, "rb") as f:
                 catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 -- a malformed catalog (bad header, bad encoding) is skipped
+        except Exception:  # a malformed catalog (bad header, bad encoding) is skipped
             continue
         doc: list[str] = []
         for msgid, msgstr in catalog.items():
