@@ -82,12 +82,12 @@ def _encode(cp, out, pos):
 
 
 @njit(**_JIT)
-def _classify(offsets, data, lowmap, seen, unsafe):
+def _classify(offsets, data, lowmap, expand, seen, unsafe):
     """unsafe[i] = document i holds a code point NFKC or lowercase may change in context
-    (``lowmap`` < 0); seen[cp] = True for each code point ``lowmap`` does not know yet
-    (-2), whose document counts as unsafe until it is learned. Returns how many such
-    documents. A document is first OR-reduced (vectorized, ~20 GB/s): all-ASCII ones
-    are safe without decoding."""
+    (``lowmap`` -1, or an expansion <= -3 when not ``expand``); seen[cp] = True for each
+    code point ``lowmap`` does not know yet (-2), whose document counts as unsafe until
+    it is learned. Returns how many such documents. A document is first OR-reduced
+    (vectorized): all-ASCII ones are safe without decoding."""
     unknown = 0
     for i in range(offsets.shape[0] - 1):
         # a view from 0: indices numba and LLVM know are >= 0 need no wraparound fix-up,
@@ -102,14 +102,14 @@ def _classify(offsets, data, lowmap, seen, unsafe):
         j = 0
         if acc >= 0x80:
             while j < end:
-                if j + 16 <= end:  # skip ASCII 16 bytes at a time
-                    a16 = np.uint8(0)
-                    for t in range(16):
-                        a16 |= seg[j + t]
-                    if a16 < 0x80:
-                        j += 16
-                        continue
-                if seg[j] < 0x80:
+                if seg[uint64(j)] < 0x80:
+                    if j + 16 <= end:  # in ASCII text: skip 16 bytes at a time
+                        a16 = np.uint8(0)
+                        for t in range(16):
+                            a16 |= seg[uint64(j + t)]
+                        if a16 < 0x80:
+                            j += 16
+                            continue
                     j += 1
                     continue
                 cp, n = _decode(seg, j, end)
@@ -117,7 +117,7 @@ def _classify(offsets, data, lowmap, seen, unsafe):
                 if v == -2:
                     seen[cp] = True
                     new = True
-                elif v < 0:
+                elif v == -1 or (v < 0 and not expand):
                     bad = True
                 j += n
         unsafe[i] = bad or new
@@ -126,7 +126,33 @@ def _classify(offsets, data, lowmap, seen, unsafe):
 
 
 @njit(**_JIT)
-def _fold_doc(data, lower, punct, space, table, lowmap, ascii_out, out, pos):
+def _fold_cp(cp, punct, space, table, out, pos, start, prev_punct, prev_space):
+    """Fold one code point of an expansion (already NFKC'd and lowercased) the way
+    `_fold_doc` folds the text's own; returns (pos, prev_punct, prev_space)."""
+    cls = table[cp] if cp < table.shape[0] else 0
+    if punct and (cls & SEP_PUNCT):
+        if prev_punct:
+            return pos, prev_punct, prev_space
+        prev_punct = True
+        cls = SEP_SPACE
+        cp = 32
+    else:
+        prev_punct = False
+    if cp == 32 or (cls & SEP_SPACE):
+        if space:
+            if not (prev_space or pos == start):
+                out[pos] = 32
+                pos += 1
+            return pos, prev_punct, True
+        if cp == 32:
+            out[pos] = 32
+            return pos + 1, prev_punct, prev_space
+    return _encode(cp, out, pos), prev_punct, False
+
+
+@njit(**_JIT)
+def _fold_doc(data, lower, punct, space, table, lowmap, expand, exp_off, exp_cps, ascii_out,
+              out, pos):
     """`_normalize_utf8` of one document (``data``: a view of its bytes), written at
     ``out[pos]``; returns the new end of the output."""
     j = 0
@@ -155,6 +181,13 @@ def _fold_doc(data, lower, punct, space, table, lowmap, ascii_out, out, pos):
             prev_punct = (table[data[j - 1]] & SEP_PUNCT) != 0
             continue
         cp, n = _decode(data, j, end)
+        if expand and cp < lowmap.shape[0] and lowmap[cp] <= -3:
+            e = -3 - lowmap[cp]
+            for q in range(exp_off[e], exp_off[e + 1]):
+                pos, prev_punct, prev_space = _fold_cp(exp_cps[q], punct, space, table, out,
+                                                       pos, start, prev_punct, prev_space)
+            j += n
+            continue
         cls = table[cp] if cp < table.shape[0] else 0
         if punct and (cls & SEP_PUNCT):
             if prev_punct:
@@ -196,7 +229,7 @@ def _fold_doc(data, lower, punct, space, table, lowmap, ascii_out, out, pos):
 
 @njit(**_JIT)
 def _normalize_utf8(offsets, data, src, s_offsets, s_data, lower, punct, space, table, lowmap,
-                    ascii_out, out_offsets, out):
+                    expand, exp_off, exp_cps, ascii_out, out_offsets, out):
     """Punctuation and whitespace folding over UTF-8 (after NFKC and lowercase).
 
     Document i is read from ``data`` (``src[i] < 0``) or, when the slow path folded it
@@ -205,8 +238,10 @@ def _normalize_utf8(offsets, data, src, s_offsets, s_data, lower, punct, space, 
     bit 2: whitespace as Python's ``str.isspace``), and writes: each run of punctuation
     -> one space; each run of whitespace -> one space, ends trimmed; other code points
     copied, lowercased when ``lower`` (ASCII directly, others through ``lowmap`` where
-    it holds a code point, >= 0). ``out`` needs 1.5x the input bytes (a 2-byte letter
-    can lowercase to 3 bytes).
+    it holds a code point, >= 0). With ``expand``, a code point whose ``lowmap`` entry
+    v <= -3 is replaced by expansion ``-3 - v``: the code points
+    ``exp_cps[exp_off[e]:exp_off[e + 1]]`` (its lowercased NFKC), folded in turn. ``out``
+    needs the input bytes times the largest growth (3x).
 
     With ``punct`` and ``space`` both on (the default), a run of ASCII bytes takes a
     branch-free path: ``ascii_out[c]`` is the byte it becomes (a space for punctuation
@@ -222,7 +257,9 @@ def _normalize_utf8(offsets, data, src, s_offsets, s_data, lower, punct, space, 
             seg = data[offsets[i]:offsets[i + 1]]
         else:
             seg = s_data[s_offsets[k]:s_offsets[k + 1]]
-        pos = _fold_doc(seg, lower, punct, space, table, lowmap, ascii_out, out, pos)
+        # a slow-path document is NFKC'd and lowercased already: nothing to expand
+        pos = _fold_doc(seg, lower, punct, space, table, lowmap, expand and k < 0, exp_off,
+                        exp_cps, ascii_out, out, pos)
     out_offsets[offsets.shape[0] - 1] = pos
 
 

@@ -66,12 +66,22 @@ def _ascii_out(lower: bool) -> np.ndarray:
     return out
 
 
-# Per process, what lowercase does to each code point below U+30000 that NFKC and case
-# mapping leave context-free: -2 not looked at yet, -1 not safe (the document goes to
-# Arrow's NFKC + lowercase), else the lowercase code point. Filled lazily with the code
-# points the batches actually contain, so a process pays for the few hundred it meets.
+# Per process, what NFKC + lowercase do to each code point below U+30000 when that does
+# not depend on its neighbours: -2 not looked at yet, -1 it may (the document goes to
+# Python's NFKC + lowercase), >= 0 the lowercase code point of one that NFKC leaves
+# alone, <= -3 expansion ``-3 - v``: the code points lower(NFKC(c)) of one NFKC replaces
+# ("…" -> "...", no-break space -> space, fullwidth forms, ligatures, "İ" -> "i̇"; used
+# when both NFKC and lowercase are on). Filled lazily with the code points the batches
+# actually contain, so a process pays for the few hundred it meets.
 _LOWMAP = np.full(0x30000, -2, np.int32)
-_HANGUL = ((0x1100, 0x11FF), (0xAC00, 0xD7A3))
+_EXPANSIONS: list[str] = []
+# Hangul vowel and trailing jamo: a leading + vowel (+ trailing) jamo compose
+# algorithmically (not through the decomposition data), so these count as composition
+# seconds (with the fillers and the old-Hangul vowel/trailing extension, to be safe).
+# Precomposed syllables (NFKD: a leading jamo first) are then safe: only a following
+# vowel or trailing jamo can change them, and that sends the document to the slow path.
+_JAMO = ((0x1160, 0x11FF), (0xD7B0, 0xD7FF))
+MAX_GROWTH = 3  # an expansion's UTF-8 is at most 3x its code point's (longer: slow path)
 
 
 @lru_cache(maxsize=1)
@@ -82,23 +92,53 @@ def _composition_seconds() -> frozenset[int]:
         d = unicodedata.decomposition(chr(cp))
         if d and not d.startswith("<") and len(d.split()) == 2:
             out.add(int(d.split()[1], 16))
+    out.update(cp for lo, hi in _JAMO for cp in range(lo, hi + 1))
     return frozenset(out)
 
 
 def _learn(cps: np.ndarray) -> None:
-    """Classify new code points: safe when NFKC leaves it alone in any context (combining
-    class 0, never the second half of a composition, NFKC(c) == c) and lowercase maps it
-    to one code point without context (not the capital sigma, whose lowercase depends on
-    its neighbours). All from Python's `unicodedata` and `str.lower`, the reference."""
+    """Classify new code points. NFKC is decomposition, then reordering of combining
+    marks, then composition of a starter with what follows it; a code point c is safe in
+    any context when nothing before it can reorder or compose with it: combining class 0,
+    never the second half of a composition, and the same holds for the first code point
+    of its full decomposition NFKD(c). Then NFKC of a text of such code points is the
+    concatenation of NFKC(c) ("boundary before" every one of them, Unicode UAX #15), and
+    lowercase is per code point unless a capital sigma appears (the final-sigma rule).
+    Safe code points NFKC leaves alone and lowercase maps to one code point get that
+    code point; the others get an expansion (lower(NFKC(c)), at most `MAX_GROWTH` x its
+    bytes). All from Python's `unicodedata` and `str.lower`, the reference."""
     seconds = _composition_seconds()
     for cp in cps.tolist():
         c = chr(cp)
         _LOWMAP[cp] = -1
-        if (cp == 0x3A3 or cp in seconds or unicodedata.combining(c)
-                or any(lo <= cp <= hi for lo, hi in _HANGUL)
-                or unicodedata.normalize("NFKC", c) != c or len(c.lower()) != 1):
+        first = unicodedata.normalize("NFKD", c)[:1] or c
+        if (cp in seconds or ord(first) in seconds or unicodedata.combining(c)
+                or unicodedata.combining(first)):
             continue
-        _LOWMAP[cp] = ord(c.lower())
+        k = unicodedata.normalize("NFKC", c)
+        if "\u03a3" in k:  # its lowercase depends on the neighbours (final sigma)
+            continue
+        if k == c and len(c.lower()) == 1:
+            _LOWMAP[cp] = ord(c.lower())
+            continue
+        e = k.lower()
+        if len(e.encode()) <= MAX_GROWTH * len(c.encode()):
+            _LOWMAP[cp] = -3 - len(_EXPANSIONS)
+            _EXPANSIONS.append(e)
+
+
+def _expansion_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(offsets int64, code points int32) of `_EXPANSIONS`, cached by their count."""
+    n = len(_EXPANSIONS)
+    if _EXP_CACHE.get("n") != n:
+        cps = [ord(ch) for e in _EXPANSIONS for ch in e]
+        off = np.zeros(n + 1, np.int64)
+        np.cumsum([len(e) for e in _EXPANSIONS], out=off[1:])
+        _EXP_CACHE.update(n=n, arrays=(off, np.array(cps or [0], np.int32)))
+    return _EXP_CACHE["arrays"]
+
+
+_EXP_CACHE: dict = {}
 
 
 def _reference_fold(texts: list[str | None], nfkc: bool, lower: bool) -> list[str]:
@@ -131,12 +171,13 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
     n = len(arr)
     src = np.full(n, -1, np.int64)  # -1: fold the text as given; k: slow-path document k
     s_offsets, s_data = np.zeros(1, np.int64), np.zeros(1, np.uint8)
+    expand = cfg.nfkc and cfg.lowercase  # expansions are lower(NFKC(c))
     if (cfg.nfkc or cfg.lowercase) and n:
         unsafe = np.empty(n, np.bool_)
         seen = np.zeros(len(_LOWMAP), np.bool_)
-        if K._classify(offsets, data, _LOWMAP, seen, unsafe):
+        if K._classify(offsets, data, _LOWMAP, expand, seen, unsafe):
             _learn(np.flatnonzero(seen))
-            K._classify(offsets, data, _LOWMAP, seen, unsafe)
+            K._classify(offsets, data, _LOWMAP, expand, seen, unsafe)
         slow_idx = np.flatnonzero(unsafe)
         if len(slow_idx):
             slow = pa.array(_reference_fold(arr.take(pa.array(slow_idx)).to_pylist(),
@@ -144,12 +185,15 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
             s_offsets, s_data = string_buffers(slow)
             src[slow_idx] = np.arange(len(slow_idx))
     out_off = np.empty(n + 1, np.int64)
-    # a 2-byte letter can lowercase to 3 bytes; slow-path documents are read from s_data
+    # an expansion is at most MAX_GROWTH x its code point's bytes (a 2-byte letter can
+    # lowercase to 3 bytes); slow-path documents are read from s_data. Pages of `out`
+    # past what is written are never touched (np.empty), so the bound costs no memory.
     size = int(offsets[-1] - offsets[0]) + int(s_offsets[-1] - s_offsets[0])
-    out = np.empty(size * 3 // 2 + 4, np.uint8)
+    out = np.empty(size * MAX_GROWTH + 4, np.uint8)
+    exp_off, exp_cps = _expansion_arrays()
     K._normalize_utf8(offsets, data, src, s_offsets, s_data, cfg.lowercase, cfg.punctuation,
-                      cfg.whitespace, char_classes(), _LOWMAP, _ascii_out(cfg.lowercase),
-                      out_off, out)
+                      cfg.whitespace, char_classes(), _LOWMAP, expand, exp_off, exp_cps,
+                      _ascii_out(cfg.lowercase), out_off, out)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_off),
                                             pa.py_buffer(out[: max(out_off[-1], 1)]))
 
