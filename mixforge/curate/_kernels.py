@@ -82,13 +82,51 @@ def _encode(cp, out, pos):
 
 
 @njit(**_JIT)
-def _classify(offsets, data, lowmap, expand, seen, unsafe):
-    """unsafe[i] = document i holds a code point NFKC or lowercase may change in context
-    (``lowmap`` -1, or an expansion <= -3 when not ``expand``); seen[cp] = True for each
-    code point ``lowmap`` does not know yet (-2), whose document counts as unsafe until
-    it is learned. Returns how many such documents. A document is first OR-reduced
-    (vectorized): all-ASCII ones are safe without decoding."""
+def _chunk_hash(seg, a, b):
+    """fmix64(FNV-1a 64) of ``seg[a:b]``, never 0 (0 marks an empty table slot)."""
+    h = FNV_OFFSET
+    for t in range(a, b):
+        h = (h ^ uint64(seg[t])) * FNV_PRIME
+    h = _fmix64(h)
+    return h if h != 0 else uint64(1)
+
+
+@njit(**_JIT)
+def _chunk_slot(keys, h):
+    """The slot of key ``h`` in the open-addressing table ``keys`` (or the empty slot
+    where it would go); the table is never more than half full."""
+    mask = uint64(keys.shape[0] - 1)
+    s = h & mask
+    while keys[s] != 0 and keys[s] != h:
+        s = (s + uint64(1)) & mask
+    return s
+
+
+@njit(**_JIT)
+def _chunk_set(keys, states, h, v):
+    s = _chunk_slot(keys, h)
+    keys[s] = h
+    states[s] = v
+
+
+@njit(**_JIT)
+def _classify(offsets, data, lowmap, marks, expand, keys, states, seen, unsafe, unk):
+    """unsafe[i] = document i holds a code point NFKC or lowercase may change in context;
+    returns (documents with something not learned yet, unknown chunks written to ``unk``).
+
+    Per code point, ``lowmap``: -2 not learned yet (seen[cp] = True, the document counts
+    as unsafe until it is learned), -1 unsafe unless ``marks[cp]``, <= -3 an expansion
+    (unsafe when not ``expand``). A mark (a combining mark, or a code point a composition
+    may absorb, e.g. a Bengali vowel sign) is safe in its chunk: the code point before
+    it (ASCII, ``lowmap`` >= 0 or an expansion) and the run of marks after, when
+    ``expand``; the chunk's bytes are looked up by hash in ``keys``/``states`` (1 safe,
+    2 unsafe, 3 sent to Python in this pass); an unknown chunk's byte range (into
+    ``data``) goes to ``unk`` for Python to learn, once, while ``unk`` has room (it is
+    sized to what the table may still take; past that, the document is unsafe).
+    A document is first OR-reduced (vectorized): all-ASCII ones are safe without
+    decoding."""
     unknown = 0
+    nunk = 0
     for i in range(offsets.shape[0] - 1):
         # a view from 0: indices numba and LLVM know are >= 0 need no wraparound fix-up,
         # so the OR loop vectorizes (7x faster than indexing ``data`` from offsets[i])
@@ -101,7 +139,7 @@ def _classify(offsets, data, lowmap, expand, seen, unsafe):
         new = False
         j = 0
         if acc >= 0x80:
-            while j < end:
+            while j < end and not bad:
                 if seg[uint64(j)] < 0x80:
                     if j + 16 <= end:  # in ASCII text: skip 16 bytes at a time
                         a16 = np.uint8(0)
@@ -117,12 +155,48 @@ def _classify(offsets, data, lowmap, expand, seen, unsafe):
                 if v == -2:
                     seen[cp] = True
                     new = True
-                elif v == -1 or (v < 0 and not expand):
+                elif v == -1:
+                    if not (expand and marks[cp]) or j == 0:
+                        bad = True
+                    else:
+                        b = j - 1  # the base: the code point before the marks
+                        while b > 0 and j - b < 4 and (seg[b] & 0xC0) == 0x80:
+                            b -= 1
+                        bcp, bn = _decode(seg, b, end)
+                        if b + bn != j or (bcp >= 0x80 and (bcp >= lowmap.shape[0]
+                                                          or lowmap[bcp] in (-1, -2))):
+                            bad = True
+                        else:
+                            e = j + n  # the run of marks
+                            while e < end and seg[e] >= 0x80:
+                                c2, n2 = _decode(seg, e, end)
+                                if c2 >= lowmap.shape[0] or lowmap[c2] != -1 or not marks[c2]:
+                                    break
+                                e += n2
+                            h = _chunk_hash(seg, b, e)
+                            s = _chunk_slot(keys, h)
+                            st = states[s] if keys[s] == h else 0
+                            if st == 2:
+                                bad = True
+                            elif st == 3:  # already sent to Python in this pass
+                                new = True
+                            elif st == 0:
+                                if nunk < unk.shape[0]:  # the table's room for new keys
+                                    keys[s] = h
+                                    states[s] = 3
+                                    unk[nunk, 0] = offsets[i] + b
+                                    unk[nunk, 1] = offsets[i] + e
+                                    nunk += 1
+                                    new = True
+                                else:
+                                    bad = True
+                            n = e - j
+                elif v < 0 and not expand:
                     bad = True
                 j += n
         unsafe[i] = bad or new
-        unknown += new
-    return unknown
+        unknown += new and not bad
+    return unknown, nunk
 
 
 @njit(**_JIT)
