@@ -12,8 +12,14 @@ Hashes (all 64-bit, wrapping arithmetic):
   script written without spaces (CJK, Thai, ...), so those get character n-grams;
 - a document -> two independent byte hashes (FNV-1a and a multiplicative one, each
   finalized with the length), 128 bits for exact dedup;
-- MinHash -> datasketch's ``affine64`` scheme: ``fmix64(shingle) * a_k + b_k mod 2^64``,
-  the minimum over shingles, for each permutation ``k``.
+- MinHash -> datasketch's ``affine32`` (``fmix32(fold32(shingle)) * a_k + b_k mod
+  2^32``) or ``affine64`` (``fmix64(shingle) * a_k + b_k mod 2^64``) scheme, the minimum
+  over shingles, for each permutation ``k``.
+
+Speed notes that apply to every byte loop here (measured, docs/benchmarks.md "MinHash
+signatures"): index through a view that starts at 0 or with an unsigned cast (a signed
+index costs Numba a negative-index fix-up per access and blocks vectorization), and keep
+per-byte work free of branches whose outcome flips at every word.
 """
 
 from __future__ import annotations
