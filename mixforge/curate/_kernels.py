@@ -68,22 +68,23 @@ SEP_SPACE = 2
 @njit(**_JIT)
 def _encode(cp, out, pos):
     """Write code point ``cp`` as UTF-8 at ``out[pos]``; return the new position."""
+    p = uint64(pos)  # unsigned: no negative-index fix-up
     if cp < 0x80:
-        out[pos] = cp
+        out[p] = cp
         return pos + 1
     if cp < 0x800:
-        out[pos] = 0xC0 | (cp >> 6)
-        out[pos + 1] = 0x80 | (cp & 0x3F)
+        out[p] = 0xC0 | (cp >> 6)
+        out[p + uint64(1)] = 0x80 | (cp & 0x3F)
         return pos + 2
     if cp < 0x10000:
-        out[pos] = 0xE0 | (cp >> 12)
-        out[pos + 1] = 0x80 | ((cp >> 6) & 0x3F)
-        out[pos + 2] = 0x80 | (cp & 0x3F)
+        out[p] = 0xE0 | (cp >> 12)
+        out[p + uint64(1)] = 0x80 | ((cp >> 6) & 0x3F)
+        out[p + uint64(2)] = 0x80 | (cp & 0x3F)
         return pos + 3
-    out[pos] = 0xF0 | (cp >> 18)
-    out[pos + 1] = 0x80 | ((cp >> 12) & 0x3F)
-    out[pos + 2] = 0x80 | ((cp >> 6) & 0x3F)
-    out[pos + 3] = 0x80 | (cp & 0x3F)
+    out[p] = 0xF0 | (cp >> 18)
+    out[p + uint64(1)] = 0x80 | ((cp >> 12) & 0x3F)
+    out[p + uint64(2)] = 0x80 | ((cp >> 6) & 0x3F)
+    out[p + uint64(3)] = 0x80 | (cp & 0x3F)
     return pos + 4
 
 
@@ -299,7 +300,7 @@ def _fold_doc(data, lower, punct, space, table, lowmap, expand, exp_off, exp_cps
             pos = _encode(lowmap[cp], out, pos)
         else:
             for t in range(n):
-                out[pos + t] = data[j + t]
+                out[uint64(pos + t)] = data[uint64(j + t)]
             pos += n
         j += n
     if space and pos > start and out[pos - 1] == 32:
