@@ -1,23 +1,34 @@
 """MinHash signatures, per core: mixforge vs datasketch, rensa and datatrove, same docs.
 
-Everyone gets the same real documents (the local corpus), 128 permutations and word
-5-gram shingles. Two comparisons:
+Everyone gets the same real documents, 128 permutations and word 5-gram shingles. Three
+comparisons:
 
+- raw text -> signature: ours is normalization (`normalize`) + the fused Numba shingling
+  + MinHash kernel (one call per batch), timed apart so the split shows where the time
+  goes; MB/s of raw UTF-8;
 - normalized text -> signature (the same input for everyone; normalized by us, not
-  timed): ours is the fused Numba shingling + MinHash kernel (one call per batch);
-  peers shingle in Python (split on whitespace, 5-grams joined by spaces), then:
-  datasketch ``MinHash.bulk`` (SHA-1 per shingle, numpy permutations),
-  rensa ``RMinHash.digest_matrix_from_token_sets`` (Rust), datatrove's
+  timed): peers shingle in Python (split on whitespace, 5-grams joined by spaces), then
+  datasketch ``MinHash.bulk`` (SHA-1 per shingle, numpy permutations), datasketch
+  ``update_batch``, rensa ``RMinHash.digest_matrix_from_token_sets`` (Rust), datatrove's
   ``MinhashDedupSignature.get_shingles`` + ``get_signature`` per document (it gets the
-  raw text and does its own normalization, so it is timed with it). A second mixforge
-  row includes our normalization (raw text -> signature);
+  raw text and normalizes itself, so it is timed with it);
 - kernel only (shingle hashes -> signature): our ``signatures_from_hashes`` vs rensa's
-  ``digest_matrix_from_flat_token_hashes`` on the same uint64 hashes.
+  ``digest_matrix_from_flat_token_hashes`` on the same uint64 hashes, on the corpus and
+  on random hashes cut into documents of 20, 200 and 2,000 shingles (the ratio depends
+  on document length: rensa pays a fixed cost per document and much less per shingle).
 
-One thread each (RAYON_NUM_THREADS=1; our kernels are single-threaded). Slow peers run on
-a subset and are scaled per document.
+Timing: CPU seconds of the process (``time.process_time``: the machine is shared, and a
+peer that used more threads would be charged for them), interleaved rounds (one call of
+each per round), median and range. One thread each (RAYON_NUM_THREADS=1; our kernels are
+single-threaded). Slow peers run on a document sample and are scaled per document.
 
     PYTHONPATH=$PWD python bench/dedup_signatures.py --corpus-mb 20
+    PYTHONPATH=$PWD python bench/dedup_signatures.py --corpus /tmp/gettext_corpus \\
+        --json out/dedup_signatures.json
+
+``--corpus`` takes anything `mixforge ingest` reads (JSONL, parquet, a folder of them);
+without it the real local corpus (`mixforge corpus --max-mb`) is built in a temporary
+folder. ``--json`` writes ``{"name", "command", "corpus", "rows", "notes"}``.
 """
 
 from __future__ import annotations
@@ -27,12 +38,18 @@ import os
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 import argparse
+import json
+import shlex
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mixforge.corpus import build_corpus
@@ -45,13 +62,32 @@ from mixforge.stats import stage_files
 P = 128
 
 
-def best(fn, repeat: int = 3) -> float:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """CPU seconds of each call over ``repeats`` rounds, one call of each per round."""
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.process_time()
+            fn()
+            out[k].append(time.process_time() - t)
+    return out
+
+
+def spread(xs: list[float], scale: float = 1.0) -> str:
+    """``median (min-max)`` of ``scale / x`` (a rate from seconds)."""
+    v = sorted(scale / x for x in xs)
+    return f"{statistics.median(v):,.0f} ({v[0]:,.0f}-{v[-1]:,.0f})"
+
+
+def ratio(peer: list[float], ours: list[float]) -> str:
+    """Per-round ratios peer/ours, ``median (min-max)``."""
+    r = sorted(p / o for p, o in zip(peer, ours, strict=True))
+    return f"{statistics.median(r):.2f}x ({r[0]:.2f}-{r[-1]:.2f})"
+
+
+def per_shingle(ours: list[float], peer: list[float], m: int) -> str:
+    """Median nanoseconds per shingle, ours and the peer's."""
+    return f"{statistics.median(ours) / m * 1e9:.2f}, {statistics.median(peer) / m * 1e9:.2f}"
 
 
 def shingle_strings(norm: list[str]) -> list[list[str]]:
@@ -62,60 +98,93 @@ def shingle_strings(norm: list[str]) -> list[list[str]]:
     return out
 
 
-def load(corpus_mb: float, work: Path) -> pa.ChunkedArray:
-    build_corpus(work / "corpus", max_mb=corpus_mb)
-    ingest(IngestConfig(inputs=[str(work / "corpus")]), work / "run", LocalExecutor(1))
+def load(corpus: Path | None, corpus_mb: float, work: Path) -> pa.Array:
+    """The text column of the corpus, ingested (one worker)."""
+    if corpus is None:
+        corpus = work / "corpus"
+        build_corpus(corpus, max_mb=corpus_mb)
+    ingest(IngestConfig(inputs=[str(corpus)]), work / "run", LocalExecutor(1))
     return pa.concat_tables(pq.read_table(f) for f in stage_files(work / "run" / "ingest")
-                            )["text"]
+                            )["text"].combine_chunks()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus-mb", type=float, default=20.0)
-    ap.add_argument("--peer-docs", type=int, default=1500, help="subset for slow peers")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=None,
+                    help="JSONL/parquet/folder `mixforge ingest` reads; default: the local corpus")
+    ap.add_argument("--corpus-mb", type=float, default=20.0,
+                    help="size of the local corpus built when --corpus is not given")
+    ap.add_argument("--peer-docs", type=int, default=1500, help="sample for slow peers")
+    ap.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
+    ap.add_argument("--json", type=Path, default=None, help="write the rows here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        texts = load(args.corpus_mb, Path(tmp))
-    n, mb = len(texts), pa.compute.sum(pa.compute.binary_length(texts)).as_py() / 1e6
+        texts = load(args.corpus, args.corpus_mb, Path(tmp))
+    n, mb = len(texts), pc.sum(pc.binary_length(texts)).as_py() / 1e6
     params = MinHashParams(P, 16, 8, 5, 1)
     norm_cfg = NormConfig()
     signatures(texts.slice(0, 10), params, norm_cfg)  # compile / load the cache
-    res: dict[str, float] = {}  # seconds per document
-    t_norm = best(lambda: normalize(texts, norm_cfg), 5)
     normed = normalize(texts, norm_cfg)
-    t_kernel = best(lambda: signatures(normed, params), 5)
-    res["mixforge"] = t_kernel / n
-    res["mixforge incl. normalization"] = (t_norm + t_kernel) / n
-    print(f"{n:,} docs, {mb:.1f} MB; mixforge: normalize {t_norm:.2f} s + kernel "
-          f"{t_kernel:.2f} s = {mb / (t_norm + t_kernel):.0f} MB/s")
+    h, o = shingle_hashes(normed, 5)
+    o_u64 = o.astype(np.uint64)
+    signatures_from_hashes(h[:10], np.array([0, 10]), P)
+    import rensa
 
+    ours = interleaved({
+        "normalize": lambda: normalize(texts, norm_cfg),
+        "kernel": lambda: signatures(normed, params),
+        "shingles": lambda: shingle_hashes(normed, 5),
+        "mixforge hashes": lambda: signatures_from_hashes(h, o, P),
+        "rensa hashes": lambda: rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            h, o_u64, P, 1),
+    }, args.repeats)
+    e2e = [a + b for a, b in zip(ours["normalize"], ours["kernel"], strict=True)]
+    share = statistics.median(a / (a + b) for a, b in zip(ours["normalize"], ours["kernel"],
+                                                          strict=True))
+    rows = [
+        {"what": "mixforge: raw text -> signature (normalize + shingle + MinHash)",
+         "MB/s": spread(e2e, mb), "docs/s": spread(e2e, n)},
+        {"what": "mixforge: normalize only", "MB/s": spread(ours["normalize"], mb),
+         "docs/s": spread(ours["normalize"], n)},
+        {"what": "mixforge: normalized text -> signature (shingle + MinHash kernel)",
+         "MB/s": spread(ours["kernel"], mb), "docs/s": spread(ours["kernel"], n)},
+        {"what": "mixforge: normalized text -> shingle hashes only (count + hash passes)",
+         "MB/s": spread(ours["shingles"], mb), "docs/s": spread(ours["shingles"], n)},
+        {"what": f"kernel only, corpus: {len(h):,} shingle hashes, {n:,} docs "
+                 f"({len(h) / max(n, 1):.0f} per doc): rensa time / ours",
+         "ratio": ratio(ours["rensa hashes"], ours["mixforge hashes"]),
+         "ns/shingle (ours, rensa)": per_shingle(ours["mixforge hashes"], ours["rensa hashes"],
+                                                 len(h))},
+    ]
     rng = np.random.default_rng(0)
-    sub_idx = np.sort(rng.choice(n, min(args.peer_docs, n), replace=False))
-    sub = texts.take(pa.array(sub_idx))
-    sub_norm = normalize(sub, norm_cfg).to_pylist()
-    k = len(sub_norm)
+    hr = rng.integers(0, 2**63, 2_000_000, dtype=np.uint64)
+    for per in (20, 200, 2000):
+        orr = np.arange(0, len(hr) + 1, per, dtype=np.int64)
+        orr_u = orr.astype(np.uint64)
+        t = interleaved({
+            "ours": lambda orr=orr: signatures_from_hashes(hr, orr, P),
+            "rensa": lambda orr_u=orr_u: rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+                hr, orr_u, P, 1)}, args.repeats)
+        rows.append({"what": f"kernel only, random hashes, {per:,} shingles per doc: "
+                             "rensa time / ours", "ratio": ratio(t["rensa"], t["ours"]),
+                     "ns/shingle (ours, rensa)": per_shingle(t["ours"], t["rensa"], len(hr))})
 
+    idx = np.sort(rng.choice(n, min(args.peer_docs, n), replace=False))
+    sub = texts.take(pa.array(idx))
+    sub_norm = normalize(sub, norm_cfg)
+    sub_list = sub_norm.to_pylist()
+    k = len(sub_list)
     from datasketch import MinHash
 
     def ds_bulk():
-        sh = shingle_strings(sub_norm)
-        MinHash.bulk([[s.encode() for s in d] for d in sh], num_perm=P)
-
-    res["datasketch MinHash.bulk"] = best(ds_bulk, 1) / k
+        MinHash.bulk([[s.encode() for s in d] for d in shingle_strings(sub_list)], num_perm=P)
 
     def ds_update_batch():
-        for d in shingle_strings(sub_norm):
-            m = MinHash(num_perm=P)
-            m.update_batch([s.encode() for s in d])
+        for d in shingle_strings(sub_list):
+            MinHash(num_perm=P).update_batch([s.encode() for s in d])
 
-    res["datasketch update_batch"] = best(ds_update_batch, 1) / k
-
-    import rensa
-
-    def rensa_e2e():
-        rensa.RMinHash.digest_matrix_from_token_sets(shingle_strings(sub_norm), P, 1)
-
-    res["rensa (Python shingling + Rust)"] = best(rensa_e2e) / k
+    def rensa_sets():
+        rensa.RMinHash.digest_matrix_from_token_sets(shingle_strings(sub_list), P, 1)
 
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
     from datatrove.utils.hashing import HashConfig
@@ -129,28 +198,35 @@ def main() -> None:
 
         def datatrove():
             for t in raw:
-                dt.get_signature(dt.get_shingles(t))
+                sh = dt.get_shingles(t)
+                if len(sh):  # its get_signature fails on a document without shingles
+                    dt.get_signature(sh)
 
-        res["datatrove MinhashDedupSignature"] = best(datatrove, 1) / k
-
-    # kernel only: the same shingle hashes into both
-    h, o = shingle_hashes(normed, 5)
-    h_sub, o_sub = h, o
-    o_u64 = o_sub.astype(np.uint64)
-    # interleaved, best of 9 each: the machine is shared, single runs swing 2x
-    t_ours, t_rensa = float("inf"), float("inf")
-    for _ in range(9):
-        t_ours = min(t_ours, best(lambda: signatures_from_hashes(h_sub, o_sub, P), 1))
-        t_rensa = min(t_rensa, best(lambda: rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-            h_sub, o_u64, P, 1), 1))
-
-    print(f"\n{'signatures, 1 core':38s} {'docs/s':>10s} {'mixforge is':>12s}")
-    for name, s in res.items():
-        print(f"{name:38s} {1 / s:10,.0f} {s / res['mixforge']:11.1f}x")
-    print(f"\nkernel only ({len(h_sub):,} shingle hashes, {len(o_sub) - 1:,} docs): "
-          f"mixforge {t_ours:.3f} s, rensa {t_rensa:.3f} s -> {t_rensa / t_ours:.2f}x")
-    print(f"where the time goes (mixforge): normalize {t_norm / (t_norm + t_kernel):.0%}, "
-          f"shingle+minhash kernel {t_kernel / (t_norm + t_kernel):.0%}")
+        peers = interleaved({"mixforge": lambda: signatures(sub_norm, params),
+                             "datasketch MinHash.bulk": ds_bulk,
+                             "datasketch MinHash.update_batch": ds_update_batch,
+                             "rensa digest_matrix_from_token_sets (Python shingling + Rust)":
+                                 rensa_sets,
+                             "datatrove get_shingles + get_signature (raw text)": datatrove},
+                            max(1, args.repeats // 3))
+    for name, ts in peers.items():
+        rows.append({"what": f"normalized text -> signature, {k:,}-doc sample: {name}",
+                     "docs/s": spread(ts, k),
+                     "mixforge is": "1.0x" if name == "mixforge" else
+                     ratio(ts, peers["mixforge"])})
+    corpus = str(args.corpus) if args.corpus else f"mixforge corpus --max-mb {args.corpus_mb:g}"
+    notes = (f"{n:,} documents, {mb:.1f} MB; normalize {share:.0%} of raw text -> signature; "
+             f"medians (ranges) over {args.repeats} interleaved rounds, CPU seconds")
+    for r in rows:
+        print("  ".join(f"{a}: {b}" for a, b in r.items()))
+    print(notes)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"name": "dedup_signatures",
+                                   "command": shlex.join(["python", *sys.argv]),
+                                   "corpus": corpus, "rows": rows, "notes": notes}, indent=2))
+        tmp.replace(args.json)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,14 @@ Hashes (all 64-bit, wrapping arithmetic):
   script written without spaces (CJK, Thai, ...), so those get character n-grams;
 - a document -> two independent byte hashes (FNV-1a and a multiplicative one, each
   finalized with the length), 128 bits for exact dedup;
-- MinHash -> datasketch's ``affine64`` scheme: ``fmix64(shingle) * a_k + b_k mod 2^64``,
-  the minimum over shingles, for each permutation ``k``.
+- MinHash -> datasketch's ``affine32`` (``fmix32(fold32(shingle)) * a_k + b_k mod
+  2^32``) or ``affine64`` (``fmix64(shingle) * a_k + b_k mod 2^64``) scheme, the minimum
+  over shingles, for each permutation ``k``.
+
+Speed notes that apply to every byte loop here (measured, docs/benchmarks.md "MinHash
+signatures"): index through a view that starts at 0 or with an unsigned cast (a signed
+index costs Numba a negative-index fix-up per access and blocks vectorization), and keep
+per-byte work free of branches whose outcome flips at every word.
 """
 
 from __future__ import annotations
@@ -62,118 +68,279 @@ SEP_SPACE = 2
 @njit(**_JIT)
 def _encode(cp, out, pos):
     """Write code point ``cp`` as UTF-8 at ``out[pos]``; return the new position."""
+    p = uint64(pos)  # unsigned: no negative-index fix-up
     if cp < 0x80:
-        out[pos] = cp
+        out[p] = cp
         return pos + 1
     if cp < 0x800:
-        out[pos] = 0xC0 | (cp >> 6)
-        out[pos + 1] = 0x80 | (cp & 0x3F)
+        out[p] = 0xC0 | (cp >> 6)
+        out[p + uint64(1)] = 0x80 | (cp & 0x3F)
         return pos + 2
     if cp < 0x10000:
-        out[pos] = 0xE0 | (cp >> 12)
-        out[pos + 1] = 0x80 | ((cp >> 6) & 0x3F)
-        out[pos + 2] = 0x80 | (cp & 0x3F)
+        out[p] = 0xE0 | (cp >> 12)
+        out[p + uint64(1)] = 0x80 | ((cp >> 6) & 0x3F)
+        out[p + uint64(2)] = 0x80 | (cp & 0x3F)
         return pos + 3
-    out[pos] = 0xF0 | (cp >> 18)
-    out[pos + 1] = 0x80 | ((cp >> 12) & 0x3F)
-    out[pos + 2] = 0x80 | ((cp >> 6) & 0x3F)
-    out[pos + 3] = 0x80 | (cp & 0x3F)
+    out[p] = 0xF0 | (cp >> 18)
+    out[p + uint64(1)] = 0x80 | ((cp >> 12) & 0x3F)
+    out[p + uint64(2)] = 0x80 | ((cp >> 6) & 0x3F)
+    out[p + uint64(3)] = 0x80 | (cp & 0x3F)
     return pos + 4
 
 
 @njit(**_JIT)
-def _mark_unknown(offsets, data, lowmap, seen):
-    """seen[cp] = True for every non-ASCII code point whose ``lowmap`` entry is unknown."""
-    for i in range(offsets.shape[0] - 1):
-        j = offsets[i]
-        end = offsets[i + 1]
-        while j < end:
-            if data[j] < 0x80:
-                j += 1
-                continue
-            cp, n = _decode(data, j, end)
-            if cp < lowmap.shape[0] and lowmap[cp] == -2:
-                seen[cp] = True
-            j += n
+def _chunk_hash(seg, a, b):
+    """fmix64(FNV-1a 64) of ``seg[a:b]``, never 0 (0 marks an empty table slot)."""
+    h = FNV_OFFSET
+    for t in range(a, b):
+        h = (h ^ uint64(seg[t])) * FNV_PRIME
+    h = _fmix64(h)
+    return h if h != 0 else uint64(1)
 
 
 @njit(**_JIT)
-def _unsafe_docs(offsets, data, lowmap, out):
-    """out[i] = document i holds a code point NFKC or lowercase may change in context."""
+def _chunk_slot(keys, h):
+    """The slot of key ``h`` in the open-addressing table ``keys`` (or the empty slot
+    where it would go); the table is never more than half full."""
+    mask = uint64(keys.shape[0] - 1)
+    s = h & mask
+    while keys[s] != 0 and keys[s] != h:
+        s = (s + uint64(1)) & mask
+    return s
+
+
+@njit(**_JIT)
+def _chunk_set(keys, states, h, v):
+    s = _chunk_slot(keys, h)
+    keys[s] = h
+    states[s] = v
+
+
+@njit(**_JIT)
+def _classify(offsets, data, lowmap, marks, expand, keys, states, seen, unsafe, unk):
+    """unsafe[i] = document i holds a code point NFKC or lowercase may change in context;
+    returns (documents with something not learned yet, unknown chunks written to ``unk``).
+
+    Per code point, ``lowmap``: -2 not learned yet (seen[cp] = True, the document counts
+    as unsafe until it is learned), -1 unsafe unless ``marks[cp]``, <= -3 an expansion
+    (unsafe when not ``expand``). A mark (a combining mark, or a code point a composition
+    may absorb, e.g. a Bengali vowel sign) is safe in its chunk: the code point before
+    it (ASCII, ``lowmap`` >= 0 or an expansion) and the run of marks after, when
+    ``expand``; the chunk's bytes are looked up by hash in ``keys``/``states`` (1 safe,
+    2 unsafe, 3 sent to Python in this pass); an unknown chunk's byte range (into
+    ``data``) goes to ``unk`` for Python to learn, once, while ``unk`` has room (it is
+    sized to what the table may still take; past that, the document is unsafe).
+    A document is first OR-reduced (vectorized): all-ASCII ones are safe without
+    decoding."""
+    unknown = 0
+    nunk = 0
     for i in range(offsets.shape[0] - 1):
+        # a view from 0: indices numba and LLVM know are >= 0 need no wraparound fix-up,
+        # so the OR loop vectorizes (7x faster than indexing ``data`` from offsets[i])
+        seg = data[offsets[i]:offsets[i + 1]]
+        end = seg.shape[0]
+        acc = np.uint8(0)
+        for t in range(end):
+            acc |= seg[t]
         bad = False
-        j = offsets[i]
-        end = offsets[i + 1]
-        while j < end:
-            if data[j] < 0x80:
-                j += 1
-                continue
-            cp, n = _decode(data, j, end)
-            if cp >= lowmap.shape[0] or lowmap[cp] < 0:
-                bad = True
-                break
-            j += n
-        out[i] = bad
+        new = False
+        j = 0
+        if acc >= 0x80:
+            while j < end and not bad:
+                if seg[uint64(j)] < 0x80:
+                    if j + 16 <= end:  # in ASCII text: skip 16 bytes at a time
+                        a16 = np.uint8(0)
+                        for t in range(16):
+                            a16 |= seg[uint64(j + t)]
+                        if a16 < 0x80:
+                            j += 16
+                            continue
+                    j += 1
+                    continue
+                cp, n = _decode(seg, j, end)
+                v = lowmap[cp] if cp < lowmap.shape[0] else -1
+                if v == -2:
+                    seen[cp] = True
+                    new = True
+                elif v == -1:
+                    if not (expand and marks[cp]) or j == 0:
+                        bad = True
+                    else:
+                        b = j - 1  # the base: the code point before the marks
+                        while b > 0 and j - b < 4 and (seg[b] & 0xC0) == 0x80:
+                            b -= 1
+                        bcp, bn = _decode(seg, b, end)
+                        if b + bn != j or (bcp >= 0x80 and (bcp >= lowmap.shape[0]
+                                                          or lowmap[bcp] in (-1, -2))):
+                            bad = True
+                        else:
+                            e = j + n  # the run of marks
+                            while e < end and seg[e] >= 0x80:
+                                c2, n2 = _decode(seg, e, end)
+                                if c2 >= lowmap.shape[0] or lowmap[c2] != -1 or not marks[c2]:
+                                    break
+                                e += n2
+                            h = _chunk_hash(seg, b, e)
+                            s = _chunk_slot(keys, h)
+                            st = states[s] if keys[s] == h else 0
+                            if st == 2:
+                                bad = True
+                            elif st == 3:  # already sent to Python in this pass
+                                new = True
+                            elif st == 0:
+                                if nunk < unk.shape[0]:  # the table's room for new keys
+                                    keys[s] = h
+                                    states[s] = 3
+                                    unk[nunk, 0] = offsets[i] + b
+                                    unk[nunk, 1] = offsets[i] + e
+                                    nunk += 1
+                                    new = True
+                                else:
+                                    bad = True
+                            n = e - j
+                elif v < 0 and not expand:
+                    bad = True
+                j += n
+        unsafe[i] = bad or new
+        unknown += new and not bad
+    return unknown, nunk
 
 
 @njit(**_JIT)
-def _normalize_utf8(offsets, data, lower, punct, space, table, lowmap, out_offsets, out):
+def _fold_cp(cp, punct, space, table, out, pos, start, prev_punct, prev_space):
+    """Fold one code point of an expansion (already NFKC'd and lowercased) the way
+    `_fold_doc` folds the text's own; returns (pos, prev_punct, prev_space)."""
+    cls = table[cp] if cp < table.shape[0] else 0
+    if punct and (cls & SEP_PUNCT):
+        if prev_punct:
+            return pos, prev_punct, prev_space
+        prev_punct = True
+        cls = SEP_SPACE
+        cp = 32
+    else:
+        prev_punct = False
+    if cp == 32 or (cls & SEP_SPACE):
+        if space:
+            if not (prev_space or pos == start):
+                out[pos] = 32
+                pos += 1
+            return pos, prev_punct, True
+        if cp == 32:
+            out[pos] = 32
+            return pos + 1, prev_punct, prev_space
+    return _encode(cp, out, pos), prev_punct, False
+
+
+@njit(**_JIT)
+def _fold_doc(data, lower, punct, space, table, lowmap, expand, exp_off, exp_cps, ascii_out,
+              out, pos):
+    """`_normalize_utf8` of one document (``data``: a view of its bytes), written at
+    ``out[pos]``; returns the new end of the output."""
+    j = 0
+    end = data.shape[0]
+    fast = punct and space
+    prev_punct = False
+    prev_space = False
+    start = pos
+    while j < end:
+        c = data[j]
+        if fast and c < 0x80:
+            started = pos != start  # a letter was written (the sep rule's "not at start")
+            while True:  # a run of ASCII bytes, branch-free per byte
+                o = ascii_out[c]
+                out[uint64(pos)] = o  # unsigned index: no negative-index fix-up
+                letter = o != 32
+                pos += letter | ((not prev_space) & started)  # bitwise, no branch
+                started |= letter  # not `pos != start`: keeps `pos` off the critical path
+                prev_space = not letter
+                j += 1
+                if j >= end:
+                    break
+                c = data[uint64(j)]
+                if c >= 0x80:
+                    break
+            prev_punct = (table[data[j - 1]] & SEP_PUNCT) != 0
+            continue
+        cp, n = _decode(data, j, end)
+        if expand and cp < lowmap.shape[0] and lowmap[cp] <= -3:
+            e = -3 - lowmap[cp]
+            for q in range(exp_off[e], exp_off[e + 1]):
+                pos, prev_punct, prev_space = _fold_cp(exp_cps[q], punct, space, table, out,
+                                                       pos, start, prev_punct, prev_space)
+            j += n
+            continue
+        cls = table[cp] if cp < table.shape[0] else 0
+        if punct and (cls & SEP_PUNCT):
+            if prev_punct:
+                j += n
+                continue
+            prev_punct = True
+            cls = SEP_SPACE
+            cp = 32
+        else:
+            prev_punct = False
+        if cp == 32 or (cls & SEP_SPACE):
+            if space:
+                if not (prev_space or pos == start):
+                    out[pos] = 32
+                    pos += 1
+                prev_space = True
+                j += n
+                continue
+            if cp == 32:  # a space, or punctuation made a space
+                out[pos] = 32
+                pos += 1
+                j += n
+                continue
+        prev_space = False
+        if n == 1:
+            out[pos] = c + 32 if lower and 65 <= c <= 90 else c
+            pos += 1
+        elif lower and cp < lowmap.shape[0] and lowmap[cp] >= 0 and lowmap[cp] != cp:
+            pos = _encode(lowmap[cp], out, pos)
+        else:
+            for t in range(n):
+                out[uint64(pos + t)] = data[uint64(j + t)]
+            pos += n
+        j += n
+    if space and pos > start and out[pos - 1] == 32:
+        pos -= 1
+    return pos
+
+
+@njit(**_JIT)
+def _normalize_utf8(offsets, data, src, s_offsets, s_data, lower, punct, space, table, lowmap,
+                    expand, exp_off, exp_cps, ascii_out, out_offsets, out):
     """Punctuation and whitespace folding over UTF-8 (after NFKC and lowercase).
 
+    Document i is read from ``data`` (``src[i] < 0``) or, when the slow path folded it
+    first, from document ``src[i]`` of ``s_offsets``/``s_data`` (no splicing copy).
     Decodes each code point, looks its class up in ``table`` (bit 1: Unicode P*/S*,
     bit 2: whitespace as Python's ``str.isspace``), and writes: each run of punctuation
     -> one space; each run of whitespace -> one space, ends trimmed; other code points
     copied, lowercased when ``lower`` (ASCII directly, others through ``lowmap`` where
-    it holds a code point, >= 0). ``out`` needs 1.5x the input bytes (a 2-byte letter
-    can lowercase to 3 bytes).
+    it holds a code point, >= 0). With ``expand``, a code point whose ``lowmap`` entry
+    v <= -3 is replaced by expansion ``-3 - v``: the code points
+    ``exp_cps[exp_off[e]:exp_off[e + 1]]`` (its lowercased NFKC), folded in turn. ``out``
+    needs the input bytes times the largest growth (3x).
+
+    With ``punct`` and ``space`` both on (the default), a run of ASCII bytes takes a
+    branch-free path: ``ascii_out[c]`` is the byte it becomes (a space for punctuation
+    and whitespace, else itself, lowercased when ``lower``), and a space is written only
+    after a letter (any run of separators is one space): the general path's separator
+    branch mispredicts at every word boundary (docs/benchmarks.md, "where the time goes").
     """
     pos = 0
     for i in range(offsets.shape[0] - 1):
         out_offsets[i] = pos
-        prev_punct = False
-        prev_space = False
-        start = pos
-        j = offsets[i]
-        end = offsets[i + 1]
-        while j < end:
-            c = data[j]
-            cp, n = _decode(data, j, end)
-            cls = table[cp] if cp < table.shape[0] else 0
-            if punct and (cls & SEP_PUNCT):
-                if prev_punct:
-                    j += n
-                    continue
-                prev_punct = True
-                cls = SEP_SPACE
-                cp = 32
-            else:
-                prev_punct = False
-            if cp == 32 or (cls & SEP_SPACE):
-                if space:
-                    if not (prev_space or pos == start):
-                        out[pos] = 32
-                        pos += 1
-                    prev_space = True
-                    j += n
-                    continue
-                if cp == 32:  # a space, or punctuation made a space
-                    out[pos] = 32
-                    pos += 1
-                    j += n
-                    continue
-            prev_space = False
-            if n == 1:
-                out[pos] = c + 32 if lower and 65 <= c <= 90 else c
-                pos += 1
-            elif lower and cp < lowmap.shape[0] and lowmap[cp] >= 0 and lowmap[cp] != cp:
-                pos = _encode(lowmap[cp], out, pos)
-            else:
-                for t in range(n):
-                    out[pos + t] = data[j + t]
-                pos += n
-            j += n
-        if space and pos > start and out[pos - 1] == 32:
-            pos -= 1
+        k = src[i]
+        if k < 0:
+            seg = data[offsets[i]:offsets[i + 1]]
+        else:
+            seg = s_data[s_offsets[k]:s_offsets[k + 1]]
+        # a slow-path document is NFKC'd and lowercased already: nothing to expand
+        pos = _fold_doc(seg, lower, punct, space, table, lowmap, expand and k < 0, exp_off,
+                        exp_cps, ascii_out, out, pos)
     out_offsets[offsets.shape[0] - 1] = pos
 
 
@@ -215,30 +382,110 @@ def _unspaced_len(data, j, end):
     return 0
 
 
+# ASCII whitespace as the shingler cuts words (Python's bytes.split): 1, else 0
+_SPACE = np.zeros(256, np.uint8)
+_SPACE[[9, 10, 11, 12, 13, 32]] = 1
+
+
+@njit(**_JIT)
+def _token_bounds(seg, bnd):
+    """Token boundaries of one document (``seg``: a view of its bytes) into ``bnd``:
+    start0, end0, start1, end1, ...; returns how many entries (twice the tokens).
+
+    A token is a run of non-whitespace bytes (a word), except that a code point of a
+    script written without spaces is a token by itself and ends the word before it.
+    Branch-free per ASCII byte: every byte stores its index at ``bnd[nb]`` and ``nb``
+    moves on only where space/non-space flips (measured 2.4x faster than branching on
+    each byte, whose outcome flips at every word boundary). Indices are unsigned casts:
+    a signed index costs a negative-index fix-up on every access in Numba.
+    """
+    nb = 0
+    prev = np.int64(1)  # "the previous byte was a space": a document starts outside a word
+    j = 0
+    end = seg.shape[0]
+    while j < end:
+        c = seg[uint64(j)]
+        if c >= 0xE0:
+            m = _unspaced_len(seg, j, end)
+            if m:
+                if prev == 0:
+                    bnd[uint64(nb)] = j
+                    nb += 1
+                bnd[uint64(nb)] = j
+                bnd[uint64(nb + 1)] = j + m
+                nb += 2
+                prev = 1
+                j += m
+                continue
+        sp = np.int64(_SPACE[c])
+        bnd[uint64(nb)] = j
+        nb += sp ^ prev
+        prev = sp
+        j += 1
+    if prev == 0:
+        bnd[uint64(nb)] = end
+        nb += 1
+    return nb
+
+
+@njit(**_JIT)
+def _token_hashes(seg, bnd, ntok, tok):
+    """tok[t] = fmix64(FNV-1a 64 of token t's bytes), for the ``ntok`` tokens in ``bnd``."""
+    for t in range(ntok):
+        h = FNV_OFFSET
+        for k in range(uint64(bnd[2 * t]), uint64(bnd[2 * t + 1])):
+            h = (h ^ uint64(seg[k])) * FNV_PRIME
+        tok[t] = _fmix64(h)
+
+
+@njit(**_JIT)
+def _doc_shingles(seg, ngram, bnd, tok, out):
+    """Write the shingle hashes of one document (``seg``: a view of its bytes) to
+    ``out``; return how many. ``bnd`` and ``tok`` are scratch (2 * len(seg) + 2 and
+    len(seg) + 1 entries).
+
+    The one shingler (exact verification and MinHash both use it): token n-grams
+    (tokens as `_token_bounds` cuts them), ``h = SEED; h = fmix64(h ^ t)`` over the n
+    token hashes. A document with fewer than ``ngram`` tokens is one shingle of them
+    all. The n-gram hashes are computed one token position at a time over all shingles
+    (``ngram`` passes of independent lanes the compiler vectorizes) rather than one
+    shingle at a time (a chain of ``ngram`` dependent fmix64 per shingle).
+    """
+    ntok = _token_bounds(seg, bnd) // 2
+    _token_hashes(seg, bnd, ntok, tok)
+    if ntok == 0:
+        return 0
+    if ntok < ngram:
+        sh = SHINGLE_SEED
+        for k in range(ntok):
+            sh = _fmix64(sh ^ tok[k])
+        out[0] = sh
+        return 1
+    m = ntok - ngram + 1
+    for i in range(m):
+        out[i] = SHINGLE_SEED
+    for k in range(ngram):
+        t = tok[k:k + m]
+        for i in range(m):
+            out[i] = _fmix64(out[i] ^ t[i])
+    return m
+
+
+@njit(**_JIT)
+def _longest(offsets):
+    longest = 0
+    for i in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    return longest
+
+
 @njit(**_JIT)
 def _count_shingles(offsets, data, ngram, counts):
     """Shingles per document: max(tokens - n + 1, 1 if any token else 0), tokens as
-    `_doc_shingles` cuts them (a pass without hashing)."""
-    n = offsets.shape[0] - 1
-    for i in range(n):
-        tokens = 0
-        inword = False
-        j = offsets[i]
-        end = offsets[i + 1]
-        while j < end:
-            c = data[j]
-            if c >= 0xE0:
-                m = _unspaced_len(data, j, end)
-                if m:
-                    tokens += 1
-                    inword = False
-                    j += m
-                    continue
-            sp = _is_space(c)
-            if not sp and not inword:
-                tokens += 1
-            inword = not sp
-            j += 1
+    `_token_bounds` cuts them (a pass without hashing)."""
+    bnd = np.empty(2 * _longest(offsets) + 2, np.int64)
+    for i in range(offsets.shape[0] - 1):
+        tokens = _token_bounds(data[offsets[i]:offsets[i + 1]], bnd) // 2
         if tokens == 0:
             counts[i] = 0
         elif tokens < ngram:
@@ -252,61 +499,16 @@ def _shingle_hashes(offsets, data, ngram, out_offsets, out):
     """Write each document's shingle hashes (in text order) at ``out[out_offsets[i]:]``;
     returns how many documents did not fill their slot exactly (0 unless
     `_count_shingles` and `_doc_shingles` disagree)."""
-    ring = np.empty(ngram, dtype=np.uint64)
+    longest = _longest(offsets)
+    bnd = np.empty(2 * longest + 2, np.int64)
+    tok = np.empty(longest + 1, np.uint64)
     bad = 0
     for i in range(offsets.shape[0] - 1):
-        m = _doc_shingles(data, offsets[i], offsets[i + 1], ngram, ring,
+        m = _doc_shingles(data[offsets[i]:offsets[i + 1]], ngram, bnd, tok,
                           out[out_offsets[i]:out_offsets[i + 1]])
         if m != out_offsets[i + 1] - out_offsets[i]:
             bad += 1
     return bad
-
-
-@njit(**_JIT)
-def _doc_shingles(data, start, end, ngram, ring, out):
-    """Write the shingle hashes of ``data[start:end]`` to ``out``; return how many.
-
-    The one shingler (exact verification and MinHash both use it): token n-grams. A
-    token is a run of non-whitespace bytes (a word), except that a code point of a
-    script written without spaces is a token by itself and ends the word before it. A
-    document with fewer than ``ngram`` tokens is one shingle of them all.
-    """
-    pos = 0
-    words = 0
-    j = start
-    while j < end:
-        while j < end and _is_space(data[j]):
-            j += 1
-        if j >= end:
-            break
-        h = FNV_OFFSET
-        n = _unspaced_len(data, j, end) if data[j] >= 0xE0 else 0
-        if n:
-            for t in range(j, j + n):
-                h = (h ^ uint64(data[t])) * FNV_PRIME
-            j += n
-        else:
-            while j < end:
-                c = data[j]
-                if _is_space(c) or (c >= 0xE0 and _unspaced_len(data, j, end)):
-                    break
-                h = (h ^ uint64(c)) * FNV_PRIME
-                j += 1
-        ring[words % ngram] = _fmix64(h)
-        words += 1
-        if words >= ngram:
-            sh = SHINGLE_SEED
-            for k in range(words - ngram, words):
-                sh = _fmix64(sh ^ ring[k % ngram])
-            out[pos] = sh
-            pos += 1
-    if 0 < words < ngram:
-        sh = SHINGLE_SEED
-        for k in range(words):
-            sh = _fmix64(sh ^ ring[k])
-        out[pos] = sh
-        pos = 1
-    return pos
 
 
 @njit(**_JIT)
@@ -373,14 +575,13 @@ def _minhash_from_text(offsets, data, ngram, a, b, sig, nshingles):
     """Shingling + MinHash of each document (scheme chosen by ``a``'s dtype: uint32 ->
     affine32, uint64 -> affine64), one call per batch."""
     n = offsets.shape[0] - 1
-    longest = 0
-    for i in range(n):
-        longest = max(longest, offsets[i + 1] - offsets[i])
-    ring = np.empty(ngram, dtype=np.uint64)
-    buf = np.empty(longest // 2 + 2, dtype=np.uint64)
+    longest = _longest(offsets)
+    bnd = np.empty(2 * longest + 2, np.int64)
+    tok = np.empty(longest + 1, np.uint64)
+    buf = np.empty(longest + 1, dtype=np.uint64)
     row = np.empty(a.shape[0], dtype=a.dtype)
     for i in range(n):
-        m = _doc_shingles(data, offsets[i], offsets[i + 1], ngram, ring, buf)
+        m = _doc_shingles(data[offsets[i]:offsets[i + 1]], ngram, bnd, tok, buf)
         if a.itemsize == 4:
             _apply32(buf, m, a, b, row)
         else:

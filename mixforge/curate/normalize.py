@@ -1,12 +1,14 @@
 """Text normalization for dedup: the view of a document two copies must agree on.
 
 Unicode NFKC, lowercase, punctuation and symbols to spaces, whitespace runs to one space
-(each switchable). One Numba pass over the UTF-8 buffers folds punctuation and
-whitespace and lowercases every code point that NFKC and case mapping leave
-context-free; only documents holding another code point first go through Python's own
-NFKC and lowercase (`unicodedata`, `str.lower`, the reference). The hashing that
-follows is a Numba kernel over the result's buffers (`_kernels`). Normalization is still
-a large share of a signature's time (see docs/benchmarks.md, "where the time goes").
+(each switchable). One Numba pass classifies each document (all-ASCII ones at memory
+speed); one more folds punctuation and whitespace, lowercases, and applies NFKC where
+it does not depend on context (code points with a "boundary before", and learned chunks
+of a base and its combining marks: see `_learn`); only documents holding anything else
+(3 of 24,383 on the project corpus, 130 of 6,444 on the gettext corpus of 131 locales)
+first go through Python's own NFKC and lowercase (`unicodedata`, `str.lower`, the
+reference). The hashing that follows is a Numba kernel over the result's buffers
+(`_kernels`). Where the time goes: docs/benchmarks.md, "MinHash signatures".
 
 Examples
 --------
@@ -55,12 +57,43 @@ def char_classes() -> np.ndarray:
     return table
 
 
-# Per process, what lowercase does to each code point below U+30000 that NFKC and case
-# mapping leave context-free: -2 not looked at yet, -1 not safe (the document goes to
-# Arrow's NFKC + lowercase), else the lowercase code point. Filled lazily with the code
-# points the batches actually contain, so a process pays for the few hundred it meets.
+@lru_cache(maxsize=2)
+def _ascii_out(lower: bool) -> np.ndarray:
+    """What each ASCII byte becomes when punctuation and whitespace are folded: a space
+    for a separator (`char_classes` != 0), else itself, lowercased when ``lower``."""
+    out = np.arange(128, dtype=np.uint8)
+    if lower:
+        out[65:91] += 32
+    out[char_classes()[:128] != 0] = 32
+    return out
+
+
+# Per process, what NFKC + lowercase do to each code point below U+30000 when that does
+# not depend on its neighbours: -2 not looked at yet, -1 it may (the document goes to
+# Python's NFKC + lowercase), >= 0 the lowercase code point of one that NFKC leaves
+# alone, <= -3 expansion ``-3 - v``: the code points lower(NFKC(c)) of one NFKC replaces
+# ("…" -> "...", no-break space -> space, fullwidth forms, ligatures, "İ" -> "i̇"; used
+# when both NFKC and lowercase are on). Filled lazily with the code points the batches
+# actually contain, so a process pays for the few hundred it meets.
 _LOWMAP = np.full(0x30000, -2, np.int32)
-_HANGUL = ((0x1100, 0x11FF), (0xAC00, 0xD7A3))
+_EXPANSIONS: list[str] = []
+# Marks: code points unsafe alone only because something before them may compose or
+# reorder with them (combining marks, composition seconds) while NFKC and lowercase leave
+# them alone; safe inside a learned chunk (a safe base and its run of marks) whose NFKC
+# is itself. Chunks are keyed by a 64-bit hash of their bytes in an open-addressing
+# table kept at most half full (2^17 slots; past that, new chunks take the slow path).
+_MARKS = np.zeros(0x30000, np.bool_)
+_CHUNK_KEYS = np.zeros(1 << 17, np.uint64)
+_CHUNK_STATES = np.zeros(1 << 17, np.int8)
+_CHUNKS = {"n": 0}
+MAX_UNKNOWN_CHUNKS = 4096  # learned per classification pass
+# Hangul vowel and trailing jamo: a leading + vowel (+ trailing) jamo compose
+# algorithmically (not through the decomposition data), so these count as composition
+# seconds (with the fillers and the old-Hangul vowel/trailing extension, to be safe).
+# Precomposed syllables (NFKD: a leading jamo first) are then safe: only a following
+# vowel or trailing jamo can change them, and that sends the document to the slow path.
+_JAMO = ((0x1160, 0x11FF), (0xD7B0, 0xD7FF))
+MAX_GROWTH = 3  # an expansion's UTF-8 is at most 3x its code point's (longer: slow path)
 
 
 @lru_cache(maxsize=1)
@@ -71,23 +104,73 @@ def _composition_seconds() -> frozenset[int]:
         d = unicodedata.decomposition(chr(cp))
         if d and not d.startswith("<") and len(d.split()) == 2:
             out.add(int(d.split()[1], 16))
+    out.update(cp for lo, hi in _JAMO for cp in range(lo, hi + 1))
     return frozenset(out)
 
 
 def _learn(cps: np.ndarray) -> None:
-    """Classify new code points: safe when NFKC leaves it alone in any context (combining
-    class 0, never the second half of a composition, NFKC(c) == c) and lowercase maps it
-    to one code point without context (not the capital sigma, whose lowercase depends on
-    its neighbours). All from Python's `unicodedata` and `str.lower`, the reference."""
+    """Classify new code points. NFKC is decomposition, then reordering of combining
+    marks, then composition of a starter with what follows it; a code point c is safe in
+    any context when nothing before it can reorder or compose with it: combining class 0,
+    never the second half of a composition, and the same holds for the first code point
+    of its full decomposition NFKD(c). Then NFKC of a text of such code points is the
+    concatenation of NFKC(c) ("boundary before" every one of them, Unicode UAX #15), and
+    lowercase is per code point unless a capital sigma appears (the final-sigma rule).
+    Safe code points NFKC leaves alone and lowercase maps to one code point get that
+    code point; the others get an expansion (lower(NFKC(c)), at most `MAX_GROWTH` x its
+    bytes). All from Python's `unicodedata` and `str.lower`, the reference."""
     seconds = _composition_seconds()
     for cp in cps.tolist():
         c = chr(cp)
         _LOWMAP[cp] = -1
-        if (cp == 0x3A3 or cp in seconds or unicodedata.combining(c)
-                or any(lo <= cp <= hi for lo, hi in _HANGUL)
-                or unicodedata.normalize("NFKC", c) != c or len(c.lower()) != 1):
+        first = unicodedata.normalize("NFKD", c)[:1] or c
+        if (cp in seconds or ord(first) in seconds or unicodedata.combining(c)
+                or unicodedata.combining(first)):
+            _MARKS[cp] = unicodedata.normalize("NFKC", c) == c == c.lower()
             continue
-        _LOWMAP[cp] = ord(c.lower())
+        k = unicodedata.normalize("NFKC", c)
+        if "\u03a3" in k:  # its lowercase depends on the neighbours (final sigma)
+            continue
+        if k == c and len(c.lower()) == 1:
+            _LOWMAP[cp] = ord(c.lower())
+            continue
+        e = k.lower()
+        if len(e.encode()) <= MAX_GROWTH * len(c.encode()):
+            _LOWMAP[cp] = -3 - len(_EXPANSIONS)
+            _EXPANSIONS.append(e)
+
+
+def _learn_chunks(data: np.ndarray, spans: np.ndarray) -> None:
+    """Learn chunks (byte spans of ``data``: a safe base and its run of marks): safe when
+    what the fast path writes for it (the base lowercased or expanded, the marks as they
+    are) equals Python's ``NFKC(chunk).lower()`` and holds no capital sigma. A chunk is
+    then context-free: its base and the code point after it both start a new NFKC
+    segment (see `_learn`)."""
+    for a, b in spans.tolist():
+        chunk = bytes(data[a:b]).decode("utf-8")
+        base = ord(chunk[0])
+        v = _LOWMAP[base] if base >= 0x80 else -4
+        fast = (chunk[0].lower() if v == -4 else chr(v) if v >= 0
+                else _EXPANSIONS[-3 - v]) + chunk[1:]
+        nfkc = unicodedata.normalize("NFKC", chunk)
+        safe = nfkc.lower() == fast and "\u03a3" not in nfkc
+        K._chunk_set(_CHUNK_KEYS, _CHUNK_STATES, np.uint64(K._chunk_hash(data, a, b)),
+                     1 if safe else 2)
+        _CHUNKS["n"] += 1
+
+
+def _expansion_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(offsets int64, code points int32) of `_EXPANSIONS`, cached by their count."""
+    n = len(_EXPANSIONS)
+    if _EXP_CACHE.get("n") != n:
+        cps = [ord(ch) for e in _EXPANSIONS for ch in e]
+        off = np.zeros(n + 1, np.int64)
+        np.cumsum([len(e) for e in _EXPANSIONS], out=off[1:])
+        _EXP_CACHE.update(n=n, arrays=(off, np.array(cps or [0], np.int32)))
+    return _EXP_CACHE["arrays"]
+
+
+_EXP_CACHE: dict = {}
 
 
 def _reference_fold(texts: list[str | None], nfkc: bool, lower: bool) -> list[str]:
@@ -105,41 +188,55 @@ def normalize(texts: pa.Array | pa.ChunkedArray, cfg: NormConfig) -> pa.Array:
     """The normalized column (large_string, one chunk), in the order nfkc, lower, punct, ws.
 
     One Numba pass over every document's UTF-8 folds punctuation and whitespace (a code
-    point class table) and lowercases ASCII and the non-ASCII code points that NFKC and
-    case mapping leave context-free (most accented Latin, Greek, Cyrillic, CJK letters).
-    Only documents holding another code point go through Python's
-    ``unicodedata.normalize("NFKC")`` and ``str.lower`` first (C code, one call per such
-    document): the reference the result must equal for every code point in every context
-    (tested over all of Unicode). Arrow's kernels are not used for this: they follow a
-    different Unicode version and no final-sigma rule, and disagreed on 243 code points.
+    point class table) and lowercases ASCII and the non-ASCII code points whose NFKC and
+    lowercase are context-free (most letters of every script; with NFKC and lowercase
+    both on also "…", no-break space, fullwidth forms, ligatures, and combining marks in
+    chunks Python has checked). Only documents holding another code point (the capital
+    sigma, a chunk NFKC changes) go through Python's ``unicodedata.normalize("NFKC")``
+    and ``str.lower`` first (C code, one call per such document): the reference the
+    result must equal for every code point in every context (tested over all of
+    Unicode). Arrow's kernels are not used for this: they follow a different Unicode
+    version and no final-sigma rule, and disagreed on 243 code points.
     """
     arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     if arr.null_count:
         arr = pc.fill_null(arr, "")
-    arr = arr.cast(pa.large_string())
-    if (cfg.nfkc or cfg.lowercase) and len(arr):
-        offsets, data = string_buffers(arr)
+    offsets, data = string_buffers(arr)
+    n = len(arr)
+    src = np.full(n, -1, np.int64)  # -1: fold the text as given; k: slow-path document k
+    s_offsets, s_data = np.zeros(1, np.int64), np.zeros(1, np.uint8)
+    expand = cfg.nfkc and cfg.lowercase  # expansions are lower(NFKC(c))
+    if (cfg.nfkc or cfg.lowercase) and n:
+        unsafe = np.empty(n, np.bool_)
         seen = np.zeros(len(_LOWMAP), np.bool_)
-        K._mark_unknown(offsets, data, _LOWMAP, seen)
-        if seen.any():
-            _learn(np.flatnonzero(seen))
-        unsafe = np.empty(len(arr), np.bool_)
-        K._unsafe_docs(offsets, data, _LOWMAP, unsafe)
-        if unsafe.any():
-            slow_idx = np.flatnonzero(unsafe)
+        for _ in range(3):  # code points, then the chunks of new marks, then settled
+            room = min(MAX_UNKNOWN_CHUNKS, len(_CHUNK_KEYS) // 2 - _CHUNKS["n"])
+            unk = np.empty((room, 2), np.int64)
+            new_docs, n_unk = K._classify(offsets, data, _LOWMAP, _MARKS, expand, _CHUNK_KEYS,
+                                          _CHUNK_STATES, seen, unsafe, unk)
+            if not new_docs:
+                break
+            if seen.any():
+                _learn(np.flatnonzero(seen))
+                seen[:] = False
+            _learn_chunks(data, unk[:n_unk])
+        slow_idx = np.flatnonzero(unsafe)
+        if len(slow_idx):
             slow = pa.array(_reference_fold(arr.take(pa.array(slow_idx)).to_pylist(),
                                             cfg.nfkc, cfg.lowercase), pa.large_string())
-            pick = np.arange(len(arr), dtype=np.int64)
-            pick[slow_idx] = len(arr) + np.arange(len(slow_idx))
-            arr = pa.concat_arrays([arr, slow.cast(pa.large_string())]).take(pa.array(pick))
-    if not (cfg.lowercase or cfg.punctuation or cfg.whitespace):
-        return arr
-    offsets, data = string_buffers(arr)
-    out_off = np.empty(len(arr) + 1, np.int64)
-    out = np.empty(int(offsets[-1] - offsets[0]) * 3 // 2 + 4, np.uint8)
-    K._normalize_utf8(offsets, data, cfg.lowercase, cfg.punctuation, cfg.whitespace,
-                      char_classes(), _LOWMAP, out_off, out)
-    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(out_off),
+            s_offsets, s_data = string_buffers(slow)
+            src[slow_idx] = np.arange(len(slow_idx))
+    out_off = np.empty(n + 1, np.int64)
+    # an expansion is at most MAX_GROWTH x its code point's bytes (a 2-byte letter can
+    # lowercase to 3 bytes); slow-path documents are read from s_data. Pages of `out`
+    # past what is written are never touched (np.empty), so the bound costs no memory.
+    size = int(offsets[-1] - offsets[0]) + int(s_offsets[-1] - s_offsets[0])
+    out = np.empty(size * MAX_GROWTH + 4, np.uint8)
+    exp_off, exp_cps = _expansion_arrays()
+    K._normalize_utf8(offsets, data, src, s_offsets, s_data, cfg.lowercase, cfg.punctuation,
+                      cfg.whitespace, char_classes(), _LOWMAP, expand, exp_off, exp_cps,
+                      _ascii_out(cfg.lowercase), out_off, out)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_off),
                                             pa.py_buffer(out[: max(out_off[-1], 1)]))
 
 

@@ -6,6 +6,8 @@ path folds differently fails here, whatever the script."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import pyarrow as pa
 import pytest
 
@@ -47,3 +49,43 @@ def test_exact_keys_follow_the_reference():
         hi, lo = exact_keys(pa.array([a, b]), NormConfig())
         same = bool(hi[0] == hi[1] and lo[0] == lo[1])
         assert same == (N.normalize(a) == N.normalize(b)), (a, b)
+
+
+def _seconds() -> set[str]:
+    """Code points a canonical composition may absorb (the second of a pair), and the
+    Hangul vowel and trailing jamo (composed algorithmically)."""
+    out = {chr(c) for c in list(range(0x1161, 0x1176)) + list(range(0x11A8, 0x11C3))}
+    for c in ALL:
+        d = unicodedata.decomposition(c)
+        if d and not d.startswith("<") and len(d.split()) == 2:
+            out.add(chr(int(d.split()[1], 16)))
+    return out
+
+
+def test_marks_after_every_kind_of_base():
+    """Every combining mark and composition second after bases that compose with it or
+    not (ASCII, Latin, Bengali, Devanagari, Arabic, Hangul syllable and jamo, a ligature
+    and a letter NFKC expands), alone, doubled, and around a mark of another combining
+    class (canonical reordering). Twice: the first pass learns the chunks (base + marks)
+    and the second takes the fast path for the safe ones; both must equal the reference."""
+    marks = sorted({c for c in ALL if unicodedata.combining(c)} | _seconds())
+    bases = ["a", "e", "Å", "ক", "क", "ا", "가", "ᄀ", "ﬁ", "য়", " "]
+    docs = [f"x {b}{m} {b}{m}{m} {b}\u0323{m} {b}{m}\u0323 y" for m in marks for b in bases]
+    for _ in range(2):
+        assert _disagreements(docs, (True, True, True, True)) == []
+
+
+def test_hangul_syllables_and_jamo():
+    """Precomposed syllables take the fast path; a following vowel or trailing jamo
+    composes with them (NFKC), a leading jamo does not."""
+    jamo = [chr(c) for c in range(0x1100, 0x1200)] + ["\u3131", "\u314f", "\uffa1"]
+    docs = [f"{s}{j} {j}{s} ᄀ{j} 한국어 {s}" for j in jamo for s in ("가", "각", "ᄀ", "ᅡ")]
+    assert _disagreements(docs, (True, True, True, True)) == []
+
+
+def test_expanding_code_points_in_context():
+    """Code points NFKC replaces ("…", no-break space, fullwidth forms, ligatures,
+    compatibility jamo, "İ") next to letters, marks and each other."""
+    exp = [c for c in ALL if unicodedata.normalize("NFKC", c) != c or len(c.lower()) != 1]
+    docs = [f"a{c}b {c}{c} {c}\u0301 e{c}\u0301 Σ{c}" for c in exp]
+    assert _disagreements(docs, (True, True, True, True)) == []
