@@ -73,9 +73,9 @@ class TokenizeConfig:
         "text", "A special-token string inside a document (a literal <|endoftext|>): 'text' "
         "encodes it as ordinary text (as nanoGPT/llm.c prepare data; a document cannot "
         "inject a boundary), 'control' turns it into the control token.")
-    engine: Literal["auto", "tiktoken", "tokenizers"] = opt(
-        "auto", "Encoding engine: auto (tiktoken when proven identical to tokenizers, else "
-        "tokenizers), or force one.")
+    engine: Literal["auto", "native", "tiktoken", "tokenizers"] = opt(
+        "auto", "Encoding engine: auto (native, else tiktoken, when proven identical to "
+        "tokenizers; else tokenizers), or force one.")
     input_stage: str | None = opt(None, "Document stage to read (default: the latest of "
                                   "filter, dedup_fuzzy, dedup_exact, ingest).")
     batch_mb: float = opt(16.0, "MB of text encoded per call (bounds memory per worker).")
@@ -143,8 +143,7 @@ def frame(tokens: np.ndarray, lens: np.ndarray, bos: int | None, eos: int | None
 def encode_table(table: pa.Table, enc: Encoder, bos: int | None, eos: int | None,
                  dtype: np.dtype) -> dict[str, tuple]:
     """Encode a document table; per domain (tokens, lens, ids, sources, n_bytes)."""
-    texts = table["text"].to_pylist()
-    tokens, lens = enc.encode(texts)
+    tokens, lens = enc.encode(table["text"])  # Arrow: the native engine reads it in place
     tokens, lens = frame(tokens, lens, bos, eos)
     tokens = tokens.astype(dtype, copy=False)
     n_bytes = pc.binary_length(pc.cast(table["text"], pa.large_binary())).to_numpy()
