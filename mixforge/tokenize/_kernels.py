@@ -303,36 +303,38 @@ def _bpe(data, a, b, ranks, pairs_key, pairs_val, out, w, part, pr):
     return w
 
 
-CACHE_SLOTS = 1 << 18  # per call: ~10 MB; pieces BPE'd once, then copied
+CACHE_SLOTS = 1 << 18  # per thread: ~20 MB; pieces merged once, then copied
 CACHE_KEY_BYTES = 1 << 23
 CACHE_IDS = 1 << 21
 CACHE_MAX_PIECE = 96
 
 
+def new_cache():
+    """A pre-token cache (bytes -> ranks) for `_encode_docs`: one per thread, kept across
+    calls; once full it is no longer filled (its contents never change the output)."""
+    return (np.full(CACHE_SLOTS, -1, np.int64), np.zeros(CACHE_SLOTS, np.uint64),
+            np.empty(CACHE_KEY_BYTES, np.uint8), np.empty(CACHE_IDS, np.uint32),
+            np.zeros(CACHE_SLOTS // 2 + 1, np.int64), np.zeros(CACHE_SLOTS // 2 + 1, np.int64),
+            np.zeros(1, np.int64))
+
+
 @njit(cache=True, nogil=True)
-def _encode_docs(data, offsets, lo, hi, base, cls, pattern, table, pairs_key, pairs_val, out,
-                 lens, flags):
+def _encode_docs(data, offsets, lo, hi, base, cls, pattern, table, pairs_key, pairs_val,
+                 cache, out, lens, flags):
     """Encode documents lo..hi-1; ranks back to back into ``out`` (from 0), the count of
     each into ``lens``; a document holding an UNKNOWN code point gets flags = 1 and no
     tokens. ``base``: the offset of data[0] in the offsets' numbering. Returns the count.
 
-    Pre-tokens that are not whole tokens are merged once and kept in a cache (bytes ->
-    ranks; most words repeat), bounded by CACHE_* and then no longer filled."""
+    Pre-tokens that are not whole tokens are merged once and kept in ``cache``
+    (`new_cache`; most words repeat)."""
     slots, slot_hash, tok_data, tok_off, ranks = table
+    c_slot, c_hash, c_key, c_ids, c_koff, c_voff, c_n = cache
     w = 0
     cap = 64
     parts = np.empty(cap + 1, np.int64)
     pr = np.empty(cap, np.int64)
     mask = CACHE_SLOTS - 1
-    c_slot = np.full(CACHE_SLOTS, -1, np.int64)
-    c_hash = np.zeros(CACHE_SLOTS, np.uint64)
-    c_key = np.empty(CACHE_KEY_BYTES, np.uint8)
-    c_ids = np.empty(CACHE_IDS, np.uint32)
-    c_koff = np.empty(CACHE_SLOTS // 2 + 1, np.int64)
-    c_voff = np.empty(CACHE_SLOTS // 2 + 1, np.int64)
-    c_koff[0] = 0
-    c_voff[0] = 0
-    n_entries = 0
+    n_entries = c_n[0]
     for d in range(lo, hi):
         start = offsets[d] - base
         end = offsets[d + 1] - base
@@ -405,6 +407,7 @@ def _encode_docs(data, offsets, lo, hi, base, cls, pattern, table, pairs_key, pa
             w = w1
             i = j
         lens[d - lo] = w - w0
+    c_n[0] = n_entries
     return w
 
 
@@ -452,6 +455,7 @@ def _fill_pairs(slots, slot_hash, tok_data, tok_off, ranks, pairs_key, pairs_val
 
 @njit(cache=True)
 def _fill(slots, slot_hash, tok_data, tok_off):
+    """Insert every token into the open-addressing table (linear probing)."""
     mask = len(slots) - 1
     for t in range(len(tok_off) - 1):
         h = _hash(tok_data, tok_off[t], tok_off[t + 1])
@@ -460,3 +464,22 @@ def _fill(slots, slot_hash, tok_data, tok_off):
             s = (s + 1) & mask
         slots[s] = t
         slot_hash[s] = h
+
+
+@njit(cache=True, nogil=True)
+def _frame(tokens, lens, bos, eos, out):
+    """Copy each document's tokens into ``out`` with ``bos`` before and/or ``eos`` after
+    (a negative id: none)."""
+    r = 0
+    w = 0
+    for d in range(len(lens)):
+        if bos >= 0:
+            out[w] = bos
+            w += 1
+        for _ in range(lens[d]):
+            out[w] = tokens[r]
+            w += 1
+            r += 1
+        if eos >= 0:
+            out[w] = eos
+            w += 1

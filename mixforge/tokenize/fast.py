@@ -175,10 +175,15 @@ def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
     if missing:
         return no(f"{len(missing)} of the 256 byte characters are not in the vocabulary")
 
+    # one C-level translate per token: the alphabet's characters -> their bytes (as
+    # latin-1), every other character below 256 -> U+0100, which latin-1 cannot encode
+    trans = {ord(c): b for c, b in u2b.items()}
+    trans.update({cp: 0x100 for cp in range(256) if cp not in trans})
+
     def to_bytes(s: str) -> bytes | None:
         try:
-            return bytes(u2b[c] for c in s)
-        except KeyError:
+            return s.translate(trans).encode("latin-1")
+        except UnicodeEncodeError:
             return None
 
     merges = _merges(model)
@@ -218,17 +223,23 @@ def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
 
 def _whole_token_check(tok: LoadedTokenizer, recipe: TiktokenRecipe) -> str | None:
     """tiktoken returns a vocabulary token whole when a pre-token equals it; check that
-    `tokenizers` does too for every merge result (else name the first that differs)."""
+    `tokenizers` does too for every merge result (else name the first that differs).
+
+    All tokens in one `encode_batch_fast` call of a `Tokenizer` holding the model alone
+    (no normalizer, no pre-tokenizer: each string is one word for the BPE model).
+    """
     if tok.spec_json.get("model", {}).get("ignore_merges"):
         return None  # tokenizers then looks whole pieces up first, as tiktoken does
+    from tokenizers import Tokenizer
+
     b2u = bytes_to_unicode()
-    model = tok.hf.model
-    for piece in recipe.mergeable_ranks:
-        if len(piece) < 2:
-            continue
-        s = "".join(b2u[x] for x in piece)
-        if len(model.tokenize(s)) != 1:
-            return f"vocabulary token {s!r} does not encode to itself"
+    words = ["".join(b2u[x] for x in piece) for piece in recipe.mergeable_ranks
+             if len(piece) > 1]
+    bare = Tokenizer(tok.hf.model)
+    encs = bare.encode_batch_fast(words, add_special_tokens=False)
+    for word, e in zip(words, encs, strict=True):
+        if len(e) != 1:
+            return f"vocabulary token {word!r} does not encode to itself"
     return None
 
 
@@ -376,7 +387,8 @@ class Encoder:
         if self._hf is None:
             from tokenizers import Tokenizer
 
-            hf = Tokenizer.from_str(self.tok.hf.to_str())
+            hf = (Tokenizer.from_str(self.tok.json_text) if self.tok.json_text is not None
+                  else Tokenizer.from_str(self.tok.hf.to_str()))
             hf.encode_special_tokens = self.specials == "text"
             self._hf = hf
         return self._hf
@@ -428,8 +440,8 @@ class Encoder:
         off_type = np.int32 if pa.types.is_string(col.type) else np.int64
         _, obuf, dbuf = col.buffers()
         offsets = np.frombuffer(obuf, dtype=off_type)[col.offset:col.offset + n_docs + 1]
-        data = (np.frombuffer(dbuf, dtype=np.uint8) if dbuf is not None
-                else np.zeros(1, np.uint8))
+        offsets = offsets.astype(np.int64, copy=False)  # one kernel signature for both
+        data = np.frombuffer(dbuf if dbuf is not None else b"\0", dtype=np.uint8)
         if self._normalize is not None and data[offsets[0]:offsets[-1]].max(initial=0) >= 0x80:
             texts = col.to_pylist()  # only non-ASCII text can change; see `_normalizer`
             normed = [self._normalize(t) for t in texts]

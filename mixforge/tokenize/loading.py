@@ -74,7 +74,8 @@ class LoadedTokenizer:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __getstate__(self) -> dict:  # the derived views are rebuilt on demand
-        return {k: v for k, v in self.__dict__.items() if k not in ("hf", "spec_json")}
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("hf", "spec_json", "vocab_size")}
 
     @cached_property
     def spec_json(self) -> dict[str, Any]:
@@ -91,7 +92,7 @@ class LoadedTokenizer:
         assert self.tiktoken is not None
         return tiktoken_to_hf(self.tiktoken)
 
-    @property
+    @cached_property
     def vocab_size(self) -> int:
         """One more than the largest id the tokenizer can produce (sizes the token dtype)."""
         if self.tiktoken is not None:
@@ -184,11 +185,13 @@ def from_file(path: str | Path, spec: str | None = None) -> LoadedTokenizer:
         text = raw.decode("utf-8")
         from tokenizers import Tokenizer
 
-        Tokenizer.from_str(text)
+        hf = Tokenizer.from_str(text)
     except Exception as e:
         msg = f"{p} is not a valid tokenizers tokenizer.json: {e}"
         raise ConfigError(msg) from e
-    return LoadedTokenizer("tokenizer.json", spec or str(path), str(p), _sha256(raw), text)
+    out = LoadedTokenizer("tokenizer.json", spec or str(path), str(p), _sha256(raw), text)
+    out.hf = hf  # the parse that validated it (`hf` is a cached property)
+    return out
 
 
 def from_hub(name: str, revision: str | None = None, cache_dir: str | None = None,

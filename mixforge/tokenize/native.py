@@ -19,6 +19,7 @@ tiktoken instead; `fast.build_encoder` proves the ids on a sample at load time.
 from __future__ import annotations
 
 import os
+import threading
 import unicodedata
 from pathlib import Path
 
@@ -106,21 +107,33 @@ class NativeBPE:
                             count=len(tokens))
         self.table, self.pairs = K.build_table(tokens, ranks)
         self.classes = char_classes()
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict:  # the caches are per thread, never shipped
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     def encode_range(self, data: np.ndarray, offsets: np.ndarray, lo: int, hi: int
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Encode documents lo..hi-1 of an Arrow string column's buffers.
+        """Encode documents lo..hi-1 of an Arrow string column's buffers (``data``: the
+        UTF-8 bytes, read-only uint8; ``offsets``: int64).
 
         Returns (ranks uint32 back to back, lengths int64, flags uint8); a flagged
         document (a code point outside this Python's Unicode tables) has no tokens and
         must be encoded by another engine.
         """
+        cache = getattr(self._local, "cache", None)
+        if cache is None:
+            cache = self._local.cache = K.new_cache()
         a, b = int(offsets[lo]), int(offsets[hi])
         out = np.empty(max(1, b - a), dtype=np.uint32)  # a token is at least one byte
         lens = np.zeros(hi - lo, dtype=np.int64)
         flags = np.zeros(hi - lo, dtype=np.uint8)
         n = K._encode_docs(data[a:b], offsets, lo, hi, a, self.classes, self.pattern,
-                           self.table, *self.pairs, out, lens, flags)
+                           self.table, *self.pairs, cache, out, lens, flags)
         return out[:n], lens, flags
 
 
