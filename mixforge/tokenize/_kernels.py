@@ -483,3 +483,19 @@ def _frame(tokens, lens, bos, eos, out):
         if eos >= 0:
             out[w] = eos
             w += 1
+
+
+@njit(cache=True)
+def _split(data, start, end, cls, pattern, out):
+    """The pre-token ends of data[start:end] into ``out``; returns their count (tests and
+    `native.NativeBPE.split` use it: the matchers alone, without BPE)."""
+    i = start
+    k = 0
+    while i < end:
+        if pattern == PAT_GPT2:
+            i = _next_gpt2(data, i, end, cls)
+        else:
+            i = _next_cl100k(data, i, end, cls, pattern == PAT_CL100K)
+        out[k] = i
+        k += 1
+    return k

@@ -225,21 +225,18 @@ def _whole_token_check(tok: LoadedTokenizer, recipe: TiktokenRecipe) -> str | No
     """tiktoken returns a vocabulary token whole when a pre-token equals it; check that
     `tokenizers` does too for every merge result (else name the first that differs).
 
-    All tokens in one `encode_batch_fast` call of a `Tokenizer` holding the model alone
-    (no normalizer, no pre-tokenizer: each string is one word for the BPE model).
-    """
+    One `Model.tokenize` call per token: ~2-4 us each (an `encode_batch_fast` of all
+    tokens measured slower: 0.04-0.09 s vs 0.016-0.04 s for 8k tokens)."""
     if tok.spec_json.get("model", {}).get("ignore_merges"):
         return None  # tokenizers then looks whole pieces up first, as tiktoken does
-    from tokenizers import Tokenizer
-
     b2u = bytes_to_unicode()
-    words = ["".join(b2u[x] for x in piece) for piece in recipe.mergeable_ranks
-             if len(piece) > 1]
-    bare = Tokenizer(tok.hf.model)
-    encs = bare.encode_batch_fast(words, add_special_tokens=False)
-    for word, e in zip(words, encs, strict=True):
-        if len(e) != 1:
-            return f"vocabulary token {word!r} does not encode to itself"
+    model = tok.hf.model
+    for piece in recipe.mergeable_ranks:
+        if len(piece) < 2:
+            continue
+        s = "".join(b2u[x] for x in piece)
+        if len(model.tokenize(s)) != 1:
+            return f"vocabulary token {s!r} does not encode to itself"
     return None
 
 

@@ -18,6 +18,7 @@ tiktoken instead; `fast.build_encoder` proves the ids on a sample at load time.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import unicodedata
@@ -135,6 +136,16 @@ class NativeBPE:
         n = K._encode_docs(data[a:b], offsets, lo, hi, a, self.classes, self.pattern,
                            self.table, *self.pairs, cache, out, lens, flags)
         return out[:n], lens, flags
+
+
+    def split(self, text: str) -> list[str]:
+        """The pre-tokens of ``text`` (what the split regex's ``findall`` gives)."""
+        data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        ends = np.empty(len(data), dtype=np.int64)
+        k = K._split(data, 0, len(data), self.classes, self.pattern, ends)
+        raw = text.encode("utf-8")
+        cuts = [0, *ends[:k].tolist()]
+        return [raw[a:b].decode("utf-8") for a, b in itertools.pairwise(cuts)]
 
 
 def supports(pattern: str) -> bool:
