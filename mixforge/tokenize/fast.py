@@ -1,4 +1,14 @@
-"""The fast encoder: tiktoken-class speed for any byte-level BPE, with `tokenizers`' ids.
+"""The fast encoders, with `tokenizers`' ids: the engine choice and its load-time proof.
+
+Three engines, tried in this order, the first proven identical wins (`build_encoder`):
+
+* ``native`` (`native.py`, `_kernels.py`): Numba matchers of the common split regexes
+  (GPT-2, cl100k/GPT-4, Llama 3) and tiktoken's merge algorithm, over the UTF-8 buffers
+  of the Arrow text column: no Python per document, no string conversion. 2.8-5.5x
+  tiktoken per core on the benchmark corpora (docs/benchmarks.md). Takes the recipes
+  below whose regex it implements and in which no added token is matched in text.
+* ``tiktoken``: the same recipe in tiktoken's Rust core (any regex, added tokens).
+* ``tokenizers``: the reference itself, for everything else.
 
 A byte-level BPE in a ``tokenizer.json`` (a regex split, GPT-2's byte-to-character
 alphabet, merges in priority order) is the same machine as a tiktoken encoding: the
@@ -14,15 +24,16 @@ tokenizer does not set ``ignore_merges``; regex dialects: Oniguruma vs fancy-reg
 the equivalence is *proven at load time*: every vocabulary token, encoded alone, must
 give itself in `tokenizers` (~0.5 s for a 65k vocabulary), and a sample of the real
 documents plus planted multilingual, emoji, code and whitespace text must encode to the
-same ids in both engines. Anything unsupported or any difference means the
+same ids in both engines (for a tiktoken source, the native engine is checked against
+tiktoken itself the same way). Anything unsupported or any difference means the
 `tokenizers` engine is used instead; `Encoder.engine` and `Encoder.reason` say which
 and why, and the stage records both in ``store.json``.
 
-Speed comes from fewer, bigger calls: each thread joins its documents with a private
-separator (an extra special token of ASCII control characters, so ASCII text stays
-compact; checked absent from the text) and encodes the whole chunk in one call to
-tiktoken's Rust core, which returns a
-uint32 buffer (no Python int per token) and releases the GIL. Special tokens split the
+The tiktoken engine gets its speed from fewer, bigger calls: each thread joins its
+documents with a private separator (an extra special token of ASCII control characters,
+so ASCII text stays compact; checked absent from the text) and encodes the whole chunk
+in one call to tiktoken's Rust core, which returns a uint32 buffer (no Python int per
+token) and releases the GIL. Special tokens split the
 text before the regex runs, so no pre-token crosses a document boundary: the ids are
 those of encoding each document alone. Measured on the real corpus, 2 cores: see
 docs/benchmarks.md (## tokenize).
