@@ -114,6 +114,7 @@ def bench_one(spec: str, run: Path, table: pa.Table, args) -> list[dict]:
     want = [e.ids for e in ref.encode_batch(texts[:2000], add_special_tokens=False)]
     ids, lens = probe.encode(col.slice(0, min(2000, len(col))))
     assert ids.tolist() == [i for w in want for i in w], "mixforge and tokenizers differ"
+    assert lens.tolist() == [len(w) for w in want], "mixforge and tokenizers differ"
     # a fresh encoder per repeat (built outside the timer): its pre-token cache starts cold
     fresh = {"native": lambda: build_encoder(tok, probe.engine, threads=args.workers),
              "native-1t": lambda: build_encoder(tok, probe.engine, threads=1)}
