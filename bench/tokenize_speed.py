@@ -16,7 +16,9 @@ ranges over the repeats:
                     engine, encode, frame with EOS, write the store and store.json
 
 Texts are in memory for every encoder path (Python strings for the peers, the Arrow
-column for ``native``). "stage overhead" is stage / native - 1.
+column for ``native``). "stage overhead" is stage / native - 1. Each path is timed in
+wall seconds and in process CPU seconds (all threads): on a machine shared with other
+jobs the CPU seconds of a one-thread path are its cost per core, whatever the load.
 
 Usage::
 
@@ -55,9 +57,13 @@ from mixforge.tokenize.stage import EOS_CANDIDATES, TokenizeConfig, plan_tokeniz
 BPE_OPENAI = {"cl100k_base", "o200k_base"}
 
 
+CPU: list[float] = []  # process CPU seconds of the last timed call (all threads)
+
+
 def timed(fn):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
+    CPU.append(time.process_time() - c)
     return time.perf_counter() - t, out
 
 
@@ -124,6 +130,7 @@ def bench_one(spec: str, run: Path, table: pa.Table, args) -> list[dict]:
     paths["stage"] = "stage"
     cfg = TokenizeConfig(tokenizer=spec, eos_token=eos or "")
     times: dict[str, list[float]] = {k: [] for k in [*paths, *fresh]}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
     meta: dict = {}
     for rep in range(args.repeats):
         for k, fn in [*fresh.items(), *paths.items()]:
@@ -140,30 +147,36 @@ def bench_one(spec: str, run: Path, table: pa.Table, args) -> list[dict]:
             else:
                 dt, _ = timed(fn)
             times[k].append(dt)
+            cpu[k].append(CPU[-1])
         print(f"  repeat {rep + 1}/{args.repeats}: " + ", ".join(
             f"{k} {v[-1]:.2f}s" for k, v in times.items()), file=sys.stderr)
     label = Path(spec).name if spec != "trained" else "trained"
     rows = []
     for k, v in times.items():
         med = statistics.median(v)
+        c = statistics.median(cpu[k])
         rows.append({"tokenizer": label, "vocab": tok.vocab_size, "path": k, "mb": round(mb, 2),
                      "seconds": round(med, 3), "seconds_min": round(min(v), 3),
-                     "seconds_max": round(max(v), 3), "mb_s": round(mb / med, 2)})
+                     "seconds_max": round(max(v), 3), "mb_s": round(mb / med, 2),
+                     "cpu_seconds": round(c, 3), "mb_per_cpu_s": round(mb / c, 2)})
 
-    def ratio(a: str, b: str) -> dict | None:
-        if a not in times or b not in times:
+    def ratio(a: str, b: str, t: dict = times) -> dict | None:
+        if a not in t or b not in t:
             return None
-        rs = [y / x for x, y in zip(times[a], times[b], strict=True)]
+        rs = [y / x for x, y in zip(t[a], t[b], strict=True)]
         return {"median": round(statistics.median(rs), 2), "min": round(min(rs), 2),
                 "max": round(max(rs), 2)}
 
     ratios = {f"{a} vs {b}": ratio(a, b) for a, b in [
         ("native-1t", "tiktoken-1t"), ("native", "tiktoken"), ("native-1t", "bpe-openai-1t"),
         ("stage", "hf"), ("stage", "tiktoken"), ("stage", "datatrove")]}
+    cpu_ratios = {f"{a} vs {b}": ratio(a, b, cpu) for a, b in [
+        ("native-1t", "tiktoken-1t"), ("native-1t", "bpe-openai-1t"), ("native-1t", "hf")]}
     over = ratio("stage", "native")
     rows.append({"tokenizer": label, "engine": meta.get("engine"),
                  "engine_reason": meta.get("engine_reason"),
                  "ratios": {k: v for k, v in ratios.items() if v},
+                 "cpu_ratios": {k: v for k, v in cpu_ratios.items() if v},
                  "stage_overhead_pct": over and {k: round(100 * (1 / x - 1), 1)
                                                  for k, x in over.items()}})
     return rows
@@ -177,21 +190,24 @@ def run_datatrove(texts: list[str], spec: str, eos: str) -> float:
         docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
         dt = DocumentTokenizer(output_folder=tmp, tokenizer_name_or_path=spec, eos_token=eos,
                                shuffle_documents=False, batch_size=10000)
-        t = time.perf_counter()
-        dt.run(iter(docs), 0, 1)
-        return time.perf_counter() - t
+        seconds, _ = timed(lambda: dt.run(iter(docs), 0, 1))
+        return seconds
 
 
 def print_rows(rows: list[dict]) -> None:
-    print(f"{'tokenizer':<28} {'path':<14} {'median s':>9} {'range':>13} {'MB/s':>7}")
+    print(f"{'tokenizer':<28} {'path':<14} {'median s':>9} {'range':>13} {'MB/s':>7} "
+          f"{'cpu s':>7} {'MB/cpu-s':>9}")
     for r in rows:
         if "path" in r:
             print(f"{r['tokenizer'][:28]:<28} {r['path']:<14} {r['seconds']:9.2f} "
-                  f"{r['seconds_min']:6.2f}-{r['seconds_max']:<6.2f} {r['mb_s']:7.2f}")
+                  f"{r['seconds_min']:6.2f}-{r['seconds_max']:<6.2f} {r['mb_s']:7.2f} "
+                  f"{r['cpu_seconds']:7.2f} {r['mb_per_cpu_s']:9.2f}")
         else:
             print(f"{r['tokenizer']}: engine {r['engine']} ({r['engine_reason']})")
             for k, v in r["ratios"].items():
                 print(f"  {k:<28} {v['median']:.2f}x ({v['min']:.2f}-{v['max']:.2f})")
+            for k, v in r["cpu_ratios"].items():
+                print(f"  {k + ' (cpu s)':<28} {v['median']:.2f}x ({v['min']:.2f}-{v['max']:.2f})")
             o = r["stage_overhead_pct"]
             if o:
                 print(f"  stage overhead over native   {o['median']:.1f}% "
