@@ -251,21 +251,15 @@ def _whole_token_check(tok: LoadedTokenizer, recipe: TiktokenRecipe) -> str | No
     return None
 
 
-_KNOWN: np.ndarray | None = None
-
-
 def _known_code_points() -> np.ndarray:
-    """known[cp] is True when this Python's Unicode database assigns code point cp."""
-    global _KNOWN
-    if _KNOWN is None:
-        import unicodedata
+    """known[cp] is True when this Python's Unicode database assigns code point cp (the
+    native engine's class table, cached on disk: `native.char_classes`)."""
+    from .native import CLS_UNKNOWN, char_classes
 
-        _KNOWN = np.fromiter((unicodedata.category(chr(cp)) != "Cn" for cp in range(0x110000)),
-                             dtype=bool, count=0x110000)
-    return _KNOWN
+    return (char_classes() & CLS_UNKNOWN) == 0
 
 
-def _normalizer(tok: LoadedTokenizer):
+def _normalizer(tok: LoadedTokenizer, check_known: bool = True):
     """The tokenizer's normalizer as ``str -> str``.
 
     `tokenizers`' NFKC runs at ~4 MB/s, as slow as the encoding itself. For a plain
@@ -274,6 +268,9 @@ def _normalizer(tok: LoadedTokenizer):
     exact because Unicode guarantees a normalized string whose characters are all assigned
     stays normalized in every later version; text holding a code point this Python does not
     know (Unicode 14 for 3.11) always goes through `tokenizers`' normalizer.
+    ``check_known=False`` skips that last check, for the native engine: it hands every
+    document holding such a code point to the tiktoken path, which normalizes it again
+    with the check (normalizing is idempotent).
     """
     import unicodedata
 
@@ -284,12 +281,17 @@ def _normalizer(tok: LoadedTokenizer):
     form = spec.get("type")
     if form not in ("NFC", "NFKC", "NFD", "NFKD"):
         return hf_norm
-    known = _known_code_points()
+    known: np.ndarray | None = None
 
     def normalize(text: str) -> str:
+        nonlocal known
         if text.isascii():
             return text
         if unicodedata.is_normalized(form, text):
+            if not check_known:
+                return text
+            if known is None:
+                known = _known_code_points()
             cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             if known[cps].all():
                 return text
@@ -345,6 +347,8 @@ class Encoder:
             self._plain_allowed = matched
             self._id_map = compat.id_map
             self._normalize = (_normalizer(tok) if compat.normalizer else None)
+            self._normalize_light = (_normalizer(tok, check_known=False)
+                                     if compat.normalizer else None)
             names = sorted(matched, key=len, reverse=True)
             self._special_re = re.compile("|".join(map(re.escape, names))) if names else None
             if engine == "native":
@@ -450,9 +454,10 @@ class Encoder:
         offsets = np.frombuffer(obuf, dtype=off_type)[col.offset:col.offset + n_docs + 1]
         offsets = offsets.astype(np.int64, copy=False)  # one kernel signature for both
         data = np.frombuffer(dbuf if dbuf is not None else b"\0", dtype=np.uint8)
-        if self._normalize is not None and data[offsets[0]:offsets[-1]].max(initial=0) >= 0x80:
+        if (self._normalize_light is not None
+                and data[offsets[0]:offsets[-1]].max(initial=0) >= 0x80):
             texts = col.to_pylist()  # only non-ASCII text can change; see `_normalizer`
-            normed = [self._normalize(t) for t in texts]
+            normed = [self._normalize_light(t) for t in texts]
             if any(a is not b for a, b in zip(normed, texts, strict=True)):
                 return self._encode_arrow(pa.array(normed, pa.large_string()))
         native = self._native

@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from . import _kernels as K
+from ._kernels import CLS_UNKNOWN
+
+__all__ = ["CLS_UNKNOWN", "PATTERNS", "NativeBPE", "char_classes", "supports"]
 
 # The split regexes the matchers implement, exactly as written in the tokenizers and
 # tiktoken encodings that use them (an equivalent regex written otherwise is not taken).

@@ -137,3 +137,18 @@ def test_arrow_and_python_inputs_agree_and_threads_do_not_matter(trained, sample
     c = three.encode(pa.array(sample_texts, pa.large_string()).slice(5))
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert np.array_equal(c[1], a[1][5:])
+
+
+def test_nfkc_tokenizer_with_unassigned_code_points_matches_tokenizers():
+    # NFKC text, text NFKC rewrites and text holding code points Python 3.11 cannot
+    # classify (those go through tiktoken, normalized by tokenizers' own NFKC)
+    tok = load_tokenizer(real_file("anthropic_tokenizer.json"))
+    enc = build_encoder(tok, "native", threads=2)
+    texts = ["ﬁnance ＦＵＬＬ ①", "new \U0001fae9 emoji ﬁ", "plain", "odd \u0378 ｶﾀｶﾅ",
+             *random_texts(300, 5)]
+    ref = Tokenizer.from_str(tok.json_text)
+    ref.encode_special_tokens = True
+    want = [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
+    tokens, lens = enc.encode(pa.array(texts))
+    offs = np.cumsum(lens) - lens
+    assert [tokens[o:o + n].tolist() for o, n in zip(offs, lens, strict=True)] == want
