@@ -4,7 +4,7 @@ Three engines, tried in this order, the first proven identical wins (`build_enco
 
 * ``native`` (`native.py`, `_kernels.py`): Numba matchers of the common split regexes
   (GPT-2, cl100k/GPT-4, Llama 3) and tiktoken's merge algorithm, over the UTF-8 buffers
-  of the Arrow text column: no Python per document, no string conversion. 2.8-5.5x
+  of the Arrow text column: no Python per document, no string conversion. 2.6-6.6x
   tiktoken per core on the benchmark corpora (docs/benchmarks.md). Takes the recipes
   below whose regex it implements and in which no added token is matched in text.
 * ``tiktoken``: the same recipe in tiktoken's Rust core (any regex, added tokens).
