@@ -26,6 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._numba import JIT
+
+_JIT = JIT  # the flags of every kernel module: mixforge/_numba.py
+
 CLS_L = 1
 CLS_N = 2
 CLS_WS = 4
@@ -38,7 +42,7 @@ FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 
 
-@njit(cache=True, inline="always")
+@njit(**_JIT, inline="always")
 def _cp(data, i, end):
     """(code point, byte length) of the UTF-8 character at i; (-1, 0) at the end."""
     if i >= end:
@@ -55,12 +59,12 @@ def _cp(data, i, end):
             | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F)), 4
 
 
-@njit(cache=True, inline="always")
+@njit(**_JIT, inline="always")
 def _cls(cls, cp):
     return 0 if cp < 0 else cls[cp]
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _has_unknown(data, start, end, cls):
     """True when [start, end) holds a code point flagged UNKNOWN (or invalid UTF-8)."""
     i = start
@@ -79,7 +83,7 @@ def _has_unknown(data, start, end, cls):
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(**_JIT, inline="always")
 def _run(data, i, end, cls, want):
     """End of the run of characters whose class has a bit of ``want``, from i."""
     while i < end:
@@ -90,13 +94,13 @@ def _run(data, i, end, cls, want):
     return i
 
 
-@njit(cache=True, inline="always")
+@njit(**_JIT, inline="always")
 def _is_punct(k, cp):
     """``[^\\s\\p{L}\\p{N}]`` (k: the class of cp; cp -1 is the end)."""
     return cp >= 0 and (k & (CLS_L | CLS_N | CLS_WS)) == 0
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _ws_tail(data, i, end, cls, newline_branch, dollar):
     """The whitespace alternatives at i (a whitespace character):
     [``\\s++$``] [``\\s*[\\r\\n]``] ``\\s+(?!\\S)`` then ``\\s+`` (or ``\\s``)."""
@@ -124,7 +128,7 @@ def _ws_tail(data, i, end, cls, newline_branch, dollar):
     return r
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _next_gpt2(data, i, end, cls):
     """End of the GPT-2 pre-token starting at i."""
     c, n = _cp(data, i, end)
@@ -158,12 +162,12 @@ def _next_gpt2(data, i, end, cls):
     return _ws_tail(data, i, end, cls, False, False)
 
 
-@njit(cache=True, inline="always")
+@njit(**_JIT, inline="always")
 def _ci(c, lower):
     return c == lower or c == lower - 32
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _next_cl100k(data, i, end, cls, dollar):
     """End of the cl100k/GPT-4 pre-token starting at i."""
     c, n = _cp(data, i, end)
@@ -209,7 +213,7 @@ def _next_cl100k(data, i, end, cls, dollar):
     return _ws_tail(data, i, end, cls, True, dollar)
 
 
-@njit(cache=True, inline="always")
+@njit(**_JIT, inline="always")
 def _hash(data, a, b):
     h = FNV_OFFSET
     for i in range(a, b):
@@ -217,13 +221,13 @@ def _hash(data, a, b):
     return h
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _rank(data, a, b, slots, slot_hash, tok_data, tok_off, ranks):
     """The rank of the bytes data[a:b] (-1 when they are not a token)."""
     return _rank_h(_hash(data, a, b), data, a, b, slots, slot_hash, tok_data, tok_off, ranks)
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _rank_h(h, data, a, b, slots, slot_hash, tok_data, tok_off, ranks):
     """`_rank` with the hash of data[a:b] given."""
     mask = len(slots) - 1
@@ -246,7 +250,7 @@ def _rank_h(h, data, a, b, slots, slot_hash, tok_data, tok_off, ranks):
         s = (s + 1) & mask
 
 
-@njit(cache=True, inline="always")
+@njit(**_JIT, inline="always")
 def _pair(pairs_key, pairs_val, ra, rb):
     """The rank of the concatenation of the tokens ranked ra and rb (-1: not a token)."""
     key = (np.uint64(ra) << np.uint64(32)) | np.uint64(rb)
@@ -261,7 +265,7 @@ def _pair(pairs_key, pairs_val, ra, rb):
         s = (s + 1) & mask
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _bpe(data, a, b, ranks, pairs_key, pairs_val, out, w, part, pr):
     """tiktoken's byte-pair merge of the piece data[a:b] (at least 2 bytes, not itself a
     token): repeatedly merge the adjacent pair whose concatenation has the lowest rank,
@@ -318,7 +322,7 @@ def new_cache():
             np.zeros(1, np.int64))
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _encode_docs(data, offsets, lo, hi, base, cls, pattern, table, pairs_key, pairs_val,
                  cache, out, lens, flags):
     """Encode documents lo..hi-1; ranks back to back into ``out`` (from 0), the count of
@@ -432,7 +436,7 @@ def build_table(tokens: list[bytes], ranks: np.ndarray):
     return (slots, slot_hash, tok_data, tok_off, ranks), (pairs_key, pairs_val)
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _fill_pairs(slots, slot_hash, tok_data, tok_off, ranks, pairs_key, pairs_val):
     """Every (rank a, rank b) whose concatenation is a token -> that token's rank."""
     mask = len(pairs_key) - 1
@@ -453,7 +457,7 @@ def _fill_pairs(slots, slot_hash, tok_data, tok_off, ranks, pairs_key, pairs_val
             pairs_val[s] = ranks[t]
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _fill(slots, slot_hash, tok_data, tok_off):
     """Insert every token into the open-addressing table (linear probing)."""
     mask = len(slots) - 1
@@ -466,7 +470,7 @@ def _fill(slots, slot_hash, tok_data, tok_off):
         slot_hash[s] = h
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _frame(tokens, lens, bos, eos, out):
     """Copy each document's tokens into ``out`` with ``bos`` before and/or ``eos`` after
     (a negative id: none)."""
@@ -485,7 +489,7 @@ def _frame(tokens, lens, bos, eos, out):
             w += 1
 
 
-@njit(cache=True)
+@njit(**_JIT)
 def _split(data, start, end, cls, pattern, out):
     """The pre-token ends of data[start:end] into ``out``; returns their count (tests and
     `native.NativeBPE.split` use it: the matchers alone, without BPE)."""
