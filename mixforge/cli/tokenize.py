@@ -16,9 +16,9 @@ def command(run: RunOptions, **flags) -> None:
     """Encode RUN_DIR's latest document stage into the token store RUN_DIR/tokenize.
 
     The tokenizer defaults to RUN_DIR/tokenizer/tokenizer.json (`mixforge tokenizer
-    train`). The fast tiktoken engine is used when it is proven to give the same ids as
-    tokenizers on a sample; the summary says which engine ran and why. Reruns skip
-    finished shards.
+    train`). A fast engine (native, else tiktoken) is used when it is proven to give the
+    same ids as tokenizers on a sample; the summary says which engine ran and why. Reruns
+    skip finished shards.
     """
     import polars as pl
 

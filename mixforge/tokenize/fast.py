@@ -1,4 +1,14 @@
-"""The fast encoder: tiktoken-class speed for any byte-level BPE, with `tokenizers`' ids.
+"""The fast encoders, with `tokenizers`' ids: the engine choice and its load-time proof.
+
+Three engines, tried in this order, the first proven identical wins (`build_encoder`):
+
+* ``native`` (`native.py`, `_kernels.py`): Numba matchers of the common split regexes
+  (GPT-2, cl100k/GPT-4, Llama 3) and tiktoken's merge algorithm, over the UTF-8 buffers
+  of the Arrow text column: no Python per document, no string conversion. 2.6-6.6x
+  tiktoken per core on the benchmark corpora (docs/benchmarks.md). Takes the recipes
+  below whose regex it implements and in which no added token is matched in text.
+* ``tiktoken``: the same recipe in tiktoken's Rust core (any regex, added tokens).
+* ``tokenizers``: the reference itself, for everything else.
 
 A byte-level BPE in a ``tokenizer.json`` (a regex split, GPT-2's byte-to-character
 alphabet, merges in priority order) is the same machine as a tiktoken encoding: the
@@ -14,15 +24,16 @@ tokenizer does not set ``ignore_merges``; regex dialects: Oniguruma vs fancy-reg
 the equivalence is *proven at load time*: every vocabulary token, encoded alone, must
 give itself in `tokenizers` (~0.5 s for a 65k vocabulary), and a sample of the real
 documents plus planted multilingual, emoji, code and whitespace text must encode to the
-same ids in both engines. Anything unsupported or any difference means the
+same ids in both engines (for a tiktoken source, the native engine is checked against
+tiktoken itself the same way). Anything unsupported or any difference means the
 `tokenizers` engine is used instead; `Encoder.engine` and `Encoder.reason` say which
 and why, and the stage records both in ``store.json``.
 
-Speed comes from fewer, bigger calls: each thread joins its documents with a private
-separator (an extra special token of ASCII control characters, so ASCII text stays
-compact; checked absent from the text) and encodes the whole chunk in one call to
-tiktoken's Rust core, which returns a
-uint32 buffer (no Python int per token) and releases the GIL. Special tokens split the
+The tiktoken engine gets its speed from fewer, bigger calls: each thread joins its
+documents with a private separator (an extra special token of ASCII control characters,
+so ASCII text stays compact; checked absent from the text) and encodes the whole chunk
+in one call to tiktoken's Rust core, which returns a uint32 buffer (no Python int per
+token) and releases the GIL. Special tokens split the
 text before the regex runs, so no pre-token crosses a document boundary: the ids are
 those of encoding each document alone. Measured on the real corpus, 2 cores: see
 docs/benchmarks.md (## tokenize).
@@ -46,7 +57,6 @@ document.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import re
@@ -57,13 +67,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pyarrow as pa
 
 from ..errors import ConfigError, InputError
 from .loading import LoadedTokenizer, TiktokenRecipe, bytes_to_unicode
 
 log = logging.getLogger(__name__)
 
-Engine = Literal["auto", "tiktoken", "tokenizers"]
+Engine = Literal["auto", "native", "tiktoken", "tokenizers"]
 Specials = Literal["text", "control"]
 SPECIALS = ("text", "control")
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -138,7 +149,7 @@ def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
     if tok.tiktoken is not None:
         return Compat(tok.tiktoken, None, False, "tiktoken encoding (native)",
                       frozenset(tok.tiktoken.special_tokens))
-    data = json.loads(tok.json_text or "{}")
+    data = tok.spec_json
     model = data.get("model") or {}
 
     def no(why: str) -> Compat:
@@ -175,10 +186,15 @@ def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
     if missing:
         return no(f"{len(missing)} of the 256 byte characters are not in the vocabulary")
 
+    # one C-level translate per token: the alphabet's characters -> their bytes (as
+    # latin-1), every other character below 256 -> U+0100, which latin-1 cannot encode
+    trans = {ord(c): b for c, b in u2b.items()}
+    trans.update({cp: 0x100 for cp in range(256) if cp not in trans})
+
     def to_bytes(s: str) -> bytes | None:
         try:
-            return bytes(u2b[c] for c in s)
-        except KeyError:
+            return s.translate(trans).encode("latin-1")
+        except UnicodeEncodeError:
             return None
 
     merges = _merges(model)
@@ -218,8 +234,11 @@ def tiktoken_compat(tok: LoadedTokenizer) -> Compat:
 
 def _whole_token_check(tok: LoadedTokenizer, recipe: TiktokenRecipe) -> str | None:
     """tiktoken returns a vocabulary token whole when a pre-token equals it; check that
-    `tokenizers` does too for every merge result (else name the first that differs)."""
-    if json.loads(tok.json_text or "{}").get("model", {}).get("ignore_merges"):
+    `tokenizers` does too for every merge result (else name the first that differs).
+
+    One `Model.tokenize` call per token: ~2-4 us each (an `encode_batch_fast` of all
+    tokens measured slower: 0.04-0.09 s vs 0.016-0.04 s for 8k tokens)."""
+    if tok.spec_json.get("model", {}).get("ignore_merges"):
         return None  # tokenizers then looks whole pieces up first, as tiktoken does
     b2u = bytes_to_unicode()
     model = tok.hf.model
@@ -232,21 +251,15 @@ def _whole_token_check(tok: LoadedTokenizer, recipe: TiktokenRecipe) -> str | No
     return None
 
 
-_KNOWN: np.ndarray | None = None
-
-
 def _known_code_points() -> np.ndarray:
-    """known[cp] is True when this Python's Unicode database assigns code point cp."""
-    global _KNOWN
-    if _KNOWN is None:
-        import unicodedata
+    """known[cp] is True when this Python's Unicode database assigns code point cp (the
+    native engine's class table, cached on disk: `native.char_classes`)."""
+    from .native import CLS_UNKNOWN, char_classes
 
-        _KNOWN = np.fromiter((unicodedata.category(chr(cp)) != "Cn" for cp in range(0x110000)),
-                             dtype=bool, count=0x110000)
-    return _KNOWN
+    return (char_classes() & CLS_UNKNOWN) == 0
 
 
-def _normalizer(tok: LoadedTokenizer):
+def _normalizer(tok: LoadedTokenizer, check_known: bool = True):
     """The tokenizer's normalizer as ``str -> str``.
 
     `tokenizers`' NFKC runs at ~4 MB/s, as slow as the encoding itself. For a plain
@@ -255,22 +268,30 @@ def _normalizer(tok: LoadedTokenizer):
     exact because Unicode guarantees a normalized string whose characters are all assigned
     stays normalized in every later version; text holding a code point this Python does not
     know (Unicode 14 for 3.11) always goes through `tokenizers`' normalizer.
+    ``check_known=False`` skips that last check, for the native engine: it hands every
+    document holding such a code point to the tiktoken path, which normalizes it again
+    with the check (normalizing is idempotent).
     """
     import unicodedata
 
     hf_norm = tok.hf.normalizer.normalize_str
-    spec = json.loads(tok.json_text or "{}").get("normalizer") or {}
+    spec = tok.spec_json.get("normalizer") or {}
     if spec.get("type") == "Sequence" and len(spec.get("normalizers", [])) == 1:
         spec = spec["normalizers"][0]
     form = spec.get("type")
     if form not in ("NFC", "NFKC", "NFD", "NFKD"):
         return hf_norm
-    known = _known_code_points()
+    known: np.ndarray | None = None
 
     def normalize(text: str) -> str:
+        nonlocal known
         if text.isascii():
             return text
         if unicodedata.is_normalized(form, text):
+            if not check_known:
+                return text
+            if known is None:
+                known = _known_code_points()
             cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             if known[cps].all():
                 return text
@@ -286,8 +307,9 @@ def _threads(n: int | None) -> int:
 class Encoder:
     """Encode documents to a flat id array and per-document lengths.
 
-    Use `build_encoder`; the engine is ``tiktoken`` (fast) or ``tokenizers`` (reference).
-    Picklable: a worker process rebuilds the chosen engine without re-checking it.
+    Use `build_encoder`; the engine is ``native`` (fastest: `native.py`), ``tiktoken``
+    or ``tokenizers`` (the reference). Picklable: a worker process rebuilds the chosen
+    engine without re-checking it.
 
     Examples
     --------
@@ -295,7 +317,7 @@ class Encoder:
     >>> tokens, lens = enc.encode(["hello world", "bonjour"])  # doctest: +SKIP
     """
 
-    def __init__(self, tok: LoadedTokenizer, engine: Literal["tiktoken", "tokenizers"],
+    def __init__(self, tok: LoadedTokenizer, engine: Literal["native", "tiktoken", "tokenizers"],
                  reason: str, compat: Compat | None = None, threads: int | None = None,
                  specials: Specials = "text") -> None:
         if specials not in SPECIALS:
@@ -308,20 +330,15 @@ class Encoder:
         self._compat = compat
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        if engine == "tiktoken":
+        self._core_obj = None
+        self._native = None
+        if engine in ("native", "tiktoken"):
             if compat is None or compat.recipe is None:
                 compat = tiktoken_compat(tok)
                 self._compat = compat
             assert compat.recipe is not None
             self._sep_rank = max([*compat.recipe.mergeable_ranks.values(),
                                   *compat.recipe.special_tokens.values()]) + 1
-            specials = {**compat.recipe.special_tokens, SEPARATOR: self._sep_rank}
-            import tiktoken
-
-            enc = tiktoken.Encoding(compat.recipe.name, pat_str=compat.recipe.pat_str,
-                                    mergeable_ranks=compat.recipe.mergeable_ranks,
-                                    special_tokens=specials)
-            self._core = enc._core_bpe
             # the added tokens matched in text: all of them, or (specials="text") only those
             # that are not control tokens; the rest is encoded as ordinary text
             matched = {c for c in compat.recipe.special_tokens
@@ -330,8 +347,39 @@ class Encoder:
             self._plain_allowed = matched
             self._id_map = compat.id_map
             self._normalize = (_normalizer(tok) if compat.normalizer else None)
+            self._normalize_light = (_normalizer(tok, check_known=False)
+                                     if compat.normalizer else None)
             names = sorted(matched, key=len, reverse=True)
             self._special_re = re.compile("|".join(map(re.escape, names))) if names else None
+            if engine == "native":
+                why = native_problem(compat, specials)
+                if why:
+                    msg = f"the native engine cannot encode this tokenizer: {why}"
+                    raise ConfigError(msg)
+                from .native import NativeBPE
+
+                self._native = NativeBPE(compat.recipe.pat_str, compat.recipe.mergeable_ranks)
+            else:
+                self._core_obj = self._build_core()
+
+    def _build_core(self):
+        import tiktoken
+
+        recipe = self._compat.recipe
+        specials = {**recipe.special_tokens, SEPARATOR: self._sep_rank}
+        enc = tiktoken.Encoding(recipe.name, pat_str=recipe.pat_str,
+                                mergeable_ranks=recipe.mergeable_ranks,
+                                special_tokens=specials)
+        return enc._core_bpe
+
+    @property
+    def _core(self):
+        """tiktoken's Rust core (built on first use by the native engine: only documents
+        it hands back, with a code point outside its tables, go through it)."""
+        with self._lock:
+            if self._core_obj is None:
+                self._core_obj = self._build_core()
+            return self._core_obj
 
     def __getstate__(self) -> dict:
         return {"tok": self.tok, "engine": self.engine, "reason": self.reason,
@@ -351,19 +399,35 @@ class Encoder:
         if self._hf is None:
             from tokenizers import Tokenizer
 
-            hf = Tokenizer.from_str(self.tok.hf.to_str())
+            hf = (Tokenizer.from_str(self.tok.json_text) if self.tok.json_text is not None
+                  else Tokenizer.from_str(self.tok.hf.to_str()))
             hf.encode_special_tokens = self.specials == "text"
             self._hf = hf
         return self._hf
 
     # ------------------------------------------------------------------ encoding
-    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Encode each text alone (no BOS/EOS); return (uint32 ids back to back, lengths)."""
+    def encode(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Encode each text alone (no BOS/EOS); return (uint32 ids back to back, lengths).
+
+        ``texts``: Python strings, or an Arrow string column (what the stage passes: the
+        native engine reads its UTF-8 buffers in place, the others convert it to strings).
+        """
+        if isinstance(texts, pa.ChunkedArray | pa.Array):
+            if self.engine == "native" and texts.null_count == 0:
+                return self._encode_arrow(texts)
+            texts = texts.to_pylist()
         texts = list(texts)
         if not texts:
             return np.zeros(0, np.uint32), np.zeros(0, np.int64)
         if self.engine == "tokenizers":
             return self._encode_hf(texts)
+        if self.engine == "native":
+            try:
+                col = pa.array(texts, pa.large_string())
+            except (pa.ArrowException, UnicodeEncodeError, TypeError):
+                return self._encode_one_by_one(texts, 0)  # names the bad document
+            return self._encode_arrow(col)
         n = self.threads
         if n == 1 or len(texts) == 1:
             parts = [self._encode_chunk(texts, 0)]
@@ -374,6 +438,57 @@ class Encoder:
             parts = [f.result() for f in futs]
         tokens = np.concatenate([p[0] for p in parts])
         lens = np.concatenate([p[1] for p in parts])
+        return tokens, lens
+
+    def _encode_arrow(self, col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """The native engine over an Arrow string column (no nulls)."""
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            col = col.cast(pa.large_string())
+        n_docs = len(col)
+        if n_docs == 0:
+            return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        off_type = np.int32 if pa.types.is_string(col.type) else np.int64
+        _, obuf, dbuf = col.buffers()
+        offsets = np.frombuffer(obuf, dtype=off_type)[col.offset:col.offset + n_docs + 1]
+        offsets = offsets.astype(np.int64, copy=False)  # one kernel signature for both
+        data = np.frombuffer(dbuf if dbuf is not None else b"\0", dtype=np.uint8)
+        if (self._normalize_light is not None
+                and data[offsets[0]:offsets[-1]].max(initial=0) >= 0x80):
+            texts = col.to_pylist()  # only non-ASCII text can change; see `_normalizer`
+            normed = [self._normalize_light(t) for t in texts]
+            if any(a is not b for a, b in zip(normed, texts, strict=True)):
+                return self._encode_arrow(pa.array(normed, pa.large_string()))
+        native = self._native
+        assert native is not None
+        n = min(self.threads, n_docs)
+        cuts = np.searchsorted(offsets, offsets[0] + (offsets[-1] - offsets[0])
+                               * np.arange(1, n) / n)
+        bounds = [0, *np.unique(np.clip(cuts, 1, n_docs - 1)).tolist(), n_docs]
+        ranges = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        if len(ranges) == 1:
+            parts = [native.encode_range(data, offsets, 0, n_docs)]
+        else:
+            pool = self._get_pool()
+            futs = [pool.submit(native.encode_range, data, offsets, a, b) for a, b in ranges]
+            parts = [f.result() for f in futs]
+        tokens = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+        lens = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
+        flags = parts[0][2] if len(parts) == 1 else np.concatenate([p[2] for p in parts])
+        if self._id_map is not None:
+            tokens = self._id_map[tokens]
+        if flags.any():  # code points outside this Python's Unicode tables: tiktoken
+            idx = np.flatnonzero(flags)
+            ft, fl = self._encode_chunk([col[int(i)].as_py() for i in idx], 0)
+            lens = lens.copy()
+            lens[idx] = fl
+            doc_of = np.repeat(np.arange(n_docs), lens)
+            from_native = flags[doc_of] == 0
+            out = np.empty(len(doc_of), dtype=np.uint32)
+            out[from_native] = tokens
+            out[~from_native] = ft
+            tokens = out
         return tokens, lens
 
     def _get_pool(self) -> ThreadPoolExecutor:
@@ -489,19 +604,38 @@ def compare(a: Encoder, b_tokens: tuple[np.ndarray, np.ndarray],
     return "lengths differ"
 
 
+def native_problem(compat: Compat, specials: Specials) -> str | None:
+    """Why the native engine cannot encode this recipe (None when it can)."""
+    from .native import supports
+
+    if compat.recipe is None:
+        return compat.reason
+    if not supports(compat.recipe.pat_str):
+        return "its split regex is not one the native matchers implement"
+    matched = [c for c in compat.recipe.special_tokens
+               if specials == "control" or c not in compat.control]
+    if matched:
+        return f"added token {matched[0]!r} is matched in text (tiktoken splits on it)"
+    return None
+
+
 def build_encoder(tok: LoadedTokenizer, engine: Engine = "auto",
                   sample: Sequence[str] = (), threads: int | None = None,
                   specials: Specials = "text") -> Encoder:
     """The fastest engine that gives `tokenizers`' ids on ``sample`` and the probes.
 
-    ``engine="tiktoken"`` insists (a ConfigError if the tokenizer cannot be mapped or the
-    ids differ); ``"tokenizers"`` skips the fast path; ``"auto"`` falls back with a reason.
+    Tried in order: ``native`` (`native.py`), ``tiktoken``, ``tokenizers``. ``engine``
+    names one to insist on it (a ConfigError if it cannot be proven identical);
+    ``"tokenizers"`` skips the check; ``"auto"`` falls back with a reason.
     ``specials``: ``"text"`` (default) encodes special-token strings found in documents as
     ordinary text (`tokenizers` with ``encode_special_tokens = True``); ``"control"``
     turns them into the control tokens.
+
+    The reference of the check is `tokenizers` for a ``tokenizer.json`` and tiktoken
+    itself for a tiktoken source (its `tokenizers` twin is tested to agree).
     """
-    if engine not in ("auto", "tiktoken", "tokenizers"):
-        msg = f"engine {engine!r}: choose auto, tiktoken or tokenizers"
+    if engine not in ("auto", "native", "tiktoken", "tokenizers"):
+        msg = f"engine {engine!r}: choose auto, native, tiktoken or tokenizers"
         raise ConfigError(msg)
     hf_enc = Encoder(tok, "tokenizers", "requested" if engine == "tokenizers" else "", None,
                      threads, specials)
@@ -511,23 +645,33 @@ def build_encoder(tok: LoadedTokenizer, engine: Engine = "auto",
     problem = None if compat.recipe is not None else compat.reason
     if problem is None and tok.tiktoken is None:
         problem = _whole_token_check(tok, compat.recipe)  # type: ignore[arg-type]
-    fast = None
-    if problem is None:
-        fast = Encoder(tok, "tiktoken", compat.reason, compat, threads, specials)
-        names = tok.special_tokens()[:8]
-        texts = [*PROBES, *names, *(f"a{n}b {n}\n{n}{n}" for n in names), *sample]
-        if tok.tiktoken is None:  # a tiktoken source is its own reference (in "text"
-            # mode tiktoken's encode with no allowed specials is its encode_ordinary)
-            problem = compare(fast, hf_enc._encode_hf(texts), texts)
-    if problem is None and fast is not None:
-        fast.reason = (f"{compat.reason}; ids identical to tokenizers on "
-                       f"{len(PROBES) + len(sample)} sample texts"
-                       if tok.tiktoken is None else compat.reason)
-        log.info("tokenize engine: tiktoken (%s)", fast.reason)
-        return fast
-    if engine == "tiktoken":
-        msg = f"the tiktoken engine cannot reproduce this tokenizer: {problem}"
+    names = tok.special_tokens()[:8]
+    texts = [*PROBES, *names, *(f"a{n}b {n}\n{n}{n}" for n in names), *sample]
+    ref: tuple[np.ndarray, np.ndarray] | None = None
+    problems: dict[str, str] = {}
+    for kind in ("native", "tiktoken"):
+        if engine not in ("auto", kind):
+            continue
+        why = problem or (native_problem(compat, specials) if kind == "native" else None)
+        if why is None:
+            fast = Encoder(tok, kind, compat.reason, compat, threads, specials)
+            if tok.tiktoken is None:
+                ref = ref or hf_enc._encode_hf(texts)
+                why = compare(fast, ref, texts)
+            elif kind == "native":  # a tiktoken source is its own reference
+                ref = ref or Encoder(tok, "tiktoken", "", compat, threads, specials).encode(texts)
+                why = compare(fast, ref, texts)
+            if why is None:
+                fast.reason = (f"{compat.reason}; ids identical to "
+                               f"{'tokenizers' if tok.tiktoken is None else 'tiktoken'} on "
+                               f"{len(texts)} sample texts"
+                               if kind == "native" or tok.tiktoken is None else compat.reason)
+                log.info("tokenize engine: %s (%s)", kind, fast.reason)
+                return fast
+        problems[kind] = why
+    if engine != "auto":
+        msg = f"the {engine} engine cannot reproduce this tokenizer: {problems[engine]}"
         raise ConfigError(msg)
-    hf_enc.reason = f"fallback: {problem}"
+    hf_enc.reason = "fallback: " + "; ".join(f"{k}: {v}" for k, v in problems.items())
     log.warning("tokenize engine: tokenizers (%s)", hf_enc.reason)
     return hf_enc

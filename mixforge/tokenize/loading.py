@@ -73,8 +73,14 @@ class LoadedTokenizer:
     tiktoken: TiktokenRecipe | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "hf"}  # rebuilt on demand
+    def __getstate__(self) -> dict:  # the derived views are rebuilt on demand
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("hf", "spec_json", "vocab_size")}
+
+    @cached_property
+    def spec_json(self) -> dict[str, Any]:
+        """The parsed ``tokenizer.json`` (empty for a tiktoken source), parsed once."""
+        return json.loads(self.json_text) if self.json_text is not None else {}
 
     @cached_property
     def hf(self):
@@ -86,7 +92,7 @@ class LoadedTokenizer:
         assert self.tiktoken is not None
         return tiktoken_to_hf(self.tiktoken)
 
-    @property
+    @cached_property
     def vocab_size(self) -> int:
         """One more than the largest id the tokenizer can produce (sizes the token dtype)."""
         if self.tiktoken is not None:
@@ -109,7 +115,7 @@ class LoadedTokenizer:
         """The added/special token strings, in id order."""
         if self.tiktoken is not None:
             return sorted(self.tiktoken.special_tokens, key=self.tiktoken.special_tokens.get)
-        added = json.loads(self.json_text or "{}").get("added_tokens", [])
+        added = self.spec_json.get("added_tokens", [])
         return [t["content"] for t in sorted(added, key=lambda t: t["id"])]
 
     def control_tokens(self) -> set[str]:
@@ -121,7 +127,7 @@ class LoadedTokenizer:
         """
         if self.tiktoken is not None:
             return set(self.tiktoken.special_tokens)
-        added = json.loads(self.json_text or "{}").get("added_tokens", [])
+        added = self.spec_json.get("added_tokens", [])
         return {t["content"] for t in added if t.get("special")}
 
     def template_specials(self) -> tuple[str | None, str | None]:
@@ -133,7 +139,7 @@ class LoadedTokenizer:
         """
         if self.json_text is None:
             return None, None
-        post = json.loads(self.json_text).get("post_processor") or {}
+        post = self.spec_json.get("post_processor") or {}
         steps = (post.get("processors", []) if post.get("type") == "Sequence" else [post])
         for p in steps:
             kind = (p or {}).get("type")
@@ -179,11 +185,13 @@ def from_file(path: str | Path, spec: str | None = None) -> LoadedTokenizer:
         text = raw.decode("utf-8")
         from tokenizers import Tokenizer
 
-        Tokenizer.from_str(text)
+        hf = Tokenizer.from_str(text)
     except Exception as e:
         msg = f"{p} is not a valid tokenizers tokenizer.json: {e}"
         raise ConfigError(msg) from e
-    return LoadedTokenizer("tokenizer.json", spec or str(path), str(p), _sha256(raw), text)
+    out = LoadedTokenizer("tokenizer.json", spec or str(path), str(p), _sha256(raw), text)
+    out.hf = hf  # the parse that validated it (`hf` is a cached property)
+    return out
 
 
 def from_hub(name: str, revision: str | None = None, cache_dir: str | None = None,

@@ -108,7 +108,7 @@ def token_byte_lengths(tok: LoadedTokenizer, vocab_size: int | None = None
             if i < size:
                 out[i] = len(piece)
         return out, "byte-level"
-    model_json = json.loads(tok.json_text or "{}")
+    model_json = tok.spec_json
     scheme = _scheme(model_json)
     inverse = {c: b for b, c in bytes_to_unicode().items()}
     vocab = (model_json.get("model") or {}).get("vocab") or {}

@@ -38,15 +38,17 @@ def assert_identical(enc, hf, texts):
 
 def test_trained_tokenizer_takes_the_fast_path_with_identical_ids(trained, sample_texts):
     enc = build_encoder(trained, sample=sample_texts[:20], threads=2)
-    assert enc.engine == "tiktoken", enc.reason
+    assert enc.engine == "native", enc.reason
     assert_identical(enc, trained.hf, [*sample_texts, *PLANTED, *PROBES])
+    tt = build_encoder(trained, "tiktoken", sample=sample_texts[:20], threads=2)
+    assert_identical(tt, trained.hf, [*sample_texts, *PLANTED, *PROBES])
 
 
 def test_conftest_tiny_tokenizer_is_fast_and_identical(tiny_tokenizer, tmp_path, sample_texts):
     path = tmp_path / "tok.json"
     tiny_tokenizer.save(str(path))
     enc = build_encoder(load_tokenizer(path), threads=1)
-    assert enc.engine == "tiktoken"
+    assert enc.engine == "native"
     assert_identical(enc, tiny_tokenizer, [*sample_texts[:300], *PLANTED])
 
 
@@ -61,20 +63,22 @@ def test_round_trip_decode(trained):
 def test_pretrained_nfkc_bpe_65k_is_identical(sample_texts):
     tok = load_tokenizer(real_file("anthropic_tokenizer.json"))
     assert tok.vocab_size == 65000
-    enc = build_encoder(tok, sample=sample_texts[:10], threads=2)
-    assert enc.engine == "tiktoken", enc.reason
     # PLANTED holds text NFKC rewrites and a fullwidth <EOT> that only becomes the special
     # token's text after normalization (tokenizers must not match it as the special token)
-    assert_identical(enc, tok.hf, [*sample_texts, *PLANTED, *PROBES])
+    for engine in ("auto", "tiktoken"):
+        enc = build_encoder(tok, engine, sample=sample_texts[:10], threads=2)
+        assert enc.engine == ("native" if engine == "auto" else engine), enc.reason
+        assert_identical(enc, tok.hf, [*sample_texts, *PLANTED, *PROBES])
 
 
 def test_tiktoken_cl100k_matches_its_tokenizers_twin(sample_texts, monkeypatch):
     path = real_file(CL100K_CACHE_NAME)
     tok = from_tiktoken_file(path)  # recognised by its published sha256
     assert tok.meta["encoding"] == "cl100k_base"
-    enc = build_encoder(tok, threads=2)
-    assert enc.engine == "tiktoken"
-    assert_identical(enc, tok.hf, [*sample_texts[:150], *PLANTED, *PROBES])
+    for engine in ("auto", "tiktoken"):
+        enc = build_encoder(tok, engine, threads=2)
+        assert enc.engine == ("native" if engine == "auto" else engine), enc.reason
+        assert_identical(enc, tok.hf, [*sample_texts[:150], *PLANTED, *PROBES])
     # the same encoding by name, through tiktoken's own cache lookup (offline)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(path.parent))
     by_name = load_tokenizer("tiktoken:cl100k_base")
@@ -124,7 +128,7 @@ def test_non_monotonic_ids_use_an_id_map(trained, sample_texts, tmp_path):
     path.write_text(json.dumps(data))
     tok = load_tokenizer(path)
     enc = build_encoder(tok, sample=sample_texts[:5])
-    assert enc.engine == "tiktoken" and "id map" in enc.reason
+    assert enc.engine == "native" and "id map" in enc.reason
     assert_identical(enc, tok.hf, sample_texts[:100] + PLANTED)
 
 
@@ -132,7 +136,7 @@ def test_lone_surrogates_are_refused_like_tokenizers(trained):
     bad = ["fine", "broken \ud800 text"]
     with pytest.raises(TypeError):
         trained.hf.encode_batch(bad, add_special_tokens=False)
-    for engine in ("tiktoken", "tokenizers"):
+    for engine in ("native", "tiktoken", "tokenizers"):
         enc = build_encoder(trained, engine)
         with pytest.raises(InputError, match="lone_surrogate") as err:
             enc.encode(bad)

@@ -164,7 +164,9 @@ def test_every_model_kind_gives_tokenizers_ids(kind, specials, kind_files, sampl
     texts = [*sample_texts[:120], *PLANTED, *SPECIAL_TEXT, "<think> fn main() {}"]
     enc = build_encoder(tok, sample=sample_texts[:20], threads=2, specials=specials)
     if kind in ("bytelevel_split_added",):
-        assert enc.engine == "tiktoken", enc.reason  # proven identical: the fast path
+        # proven identical: the fast path (tiktoken: non-special added tokens are matched
+        # in text, which the native engine leaves to it)
+        assert enc.engine == "tiktoken", enc.reason
     if kind in ("unigram", "wordpiece", "wordlevel", "bpe_byte_fallback"):
         assert enc.engine == "tokenizers" and enc.reason.startswith("fallback")
     want = hf_ids(path, texts, specials)
@@ -300,7 +302,7 @@ def test_the_load_time_proof_catches_a_special_token_mismatch(trained, trained_j
         c = real(tok)
         return fast.Compat(c.recipe, c.id_map, c.normalizer, c.reason, frozenset())
 
-    assert build_encoder(trained, specials="text").engine == "tiktoken"
+    assert build_encoder(trained, specials="text").engine == "native"
     monkeypatch.setattr(fast, "tiktoken_compat", lying)
     enc = build_encoder(trained, specials="text")
     assert enc.engine == "tokenizers" and "differs" in enc.reason

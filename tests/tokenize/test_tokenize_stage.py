@@ -40,7 +40,7 @@ def test_store_holds_every_document_as_tokenizers_encodes_it(run, trained_json, 
     cfg = TokenizeConfig(tokenizer=str(trained_json), framing="eos")
     _report, meta = tokenize(cfg, run, LocalExecutor(2))  # a real process pool
     texts = docs_of(run)
-    assert meta["engine"] == "tiktoken" and "identical" in meta["engine_reason"]
+    assert meta["engine"] == "native" and "identical" in meta["engine_reason"]
     assert meta["tokenizer"]["fingerprint"] == trained.fingerprint
     assert meta["dtype"] == "uint16"
     store = TokenStore(run / "tokenize")
@@ -126,7 +126,7 @@ def test_65k_pretrained_tokenizer_fills_uint16(run):
     tok = real_file("anthropic_tokenizer.json")
     _, meta = tokenize(TokenizeConfig(tokenizer=str(tok), eos_token="<EOT>"), run,
                        LocalExecutor(1))
-    assert meta["dtype"] == "uint16" and meta["engine"] == "tiktoken"
+    assert meta["dtype"] == "uint16" and meta["engine"] == "native"
     assert meta["vocab_size"] == 65000
 
 
@@ -160,7 +160,7 @@ def test_cli_train_tokenize_inspect(run):
     assert (run / "tokenizer" / "tokenizer.json").exists()
     res = cli.invoke(main, ["tokenize", "-r", str(run), "--workers", "1", "--framing", "both"])
     assert res.exit_code == 0, res.output
-    assert "engine tiktoken" in res.output and "bytes/token" in res.output
+    assert "engine native" in res.output and "bytes/token" in res.output
     meta = TokenStore(run / "tokenize").meta
     assert meta["framing"] == "both" and meta["vocab_size"] == 600
     res = cli.invoke(main, ["tokenizer", "inspect", str(run / "tokenizer" / "tokenizer.json")])
