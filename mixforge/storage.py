@@ -1,8 +1,8 @@
 """Where a run's files live: a local folder, or any fsspec store (``s3://``, ``gs://``, ...).
 
 One mechanism, a write-through local mirror. Every stage keeps computing on local files;
-a URL is mapped to a folder of the local cache (``$MIXFORGE_CACHE``, default
-``~/.cache/mixforge/store``) as ``<cache>/<protocol>/<bucket>/<key>``, and:
+a URL is mapped to a folder of the local mirror (`cache_root`: ``$MIXFORGE_CACHE/store``,
+default ``~/.cache/mixforge/store``) as ``<mirror>/<protocol>/<bucket>/<key>``, and:
 
 - `local` checks the store (credentials, bucket) before any work, then *pulls* the URL's
   objects into the mirror: an object is downloaded only when the mirror's copy differs in
@@ -53,9 +53,15 @@ def split_url(path: str | os.PathLike) -> tuple[str, str] | None:
     return m.group(1), m.group(2).strip("/")
 
 
+def cache_dir() -> Path:
+    """mixforge's local cache: ``$MIXFORGE_CACHE``, else ``~/.cache/mixforge`` (the store
+    mirror, and tables built once per machine such as the tokenizer's code-point classes)."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache/mixforge").absolute()
+
+
 def cache_root() -> Path:
-    """The local mirror's root: ``$MIXFORGE_CACHE``, else ``~/.cache/mixforge/store``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache/mixforge/store").absolute()
+    """The local mirror's root: ``<cache_dir>/store``."""
+    return cache_dir() / "store"
 
 
 def filesystem(protocol: str) -> Any:

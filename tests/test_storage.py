@@ -24,6 +24,7 @@ from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
 from mixforge.pipeline import load_pipeline, run_pipeline
 from mixforge.rundir import RunDirBusy, run_lock
+from mixforge.storage import cache_root
 from tests.processes import slow_corpus
 from tests.s3 import S3, child_env, digest_dir, digest_store, s3  # noqa: F401
 
@@ -143,7 +144,7 @@ def test_bad_credentials_missing_bucket_or_protocol_stop_before_any_work(
     src = tmp_path / "in"
     src.mkdir()
     (src / "a.jsonl").write_text('{"text": "hello there"}\n')
-    mirror = Path(os.environ["MIXFORGE_CACHE"]) / "s3" / "empty"
+    mirror = cache_root() / "s3" / "empty"
     argv = ["ingest", str(src), "--domain", "d", "-r"]
     res = CliRunner().invoke(main, [*argv, "s3://nosuchbucket/run"])
     assert res.exit_code == 1
@@ -231,7 +232,7 @@ def test_a_worker_without_the_mirror_fetches_its_inputs(runs, s3: S3, tmp_path):
     """A task on a machine that does not share the driver's disk pulls what it reads."""
     from mixforge import storage
 
-    mirror = Path(os.environ["MIXFORGE_CACHE"]) / "s3/data/runs/a/ingest"
+    mirror = cache_root() / "s3/data/runs/a/ingest"
     shard = sorted(mirror.glob("shard-*.parquet"))[0]
     want = shard.read_bytes()
     shard.unlink()

@@ -22,10 +22,10 @@ import itertools
 import os
 import threading
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 
+from ..storage import cache_dir
 from . import _kernels as K
 from ._kernels import CLS_UNKNOWN
 
@@ -51,22 +51,19 @@ PATTERNS: dict[str, int] = {
 _CLASSES: np.ndarray | None = None
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("MIXFORGE_CACHE_DIR", Path.home() / ".cache" / "mixforge"))
-
-
 def char_classes() -> np.ndarray:
     """uint8 per code point: `_kernels.CLS_L` (``\\p{L}``), ``CLS_N`` (``\\p{N}``),
     ``CLS_WS`` (White_Space: ``\\s`` of the regex engines), ``CLS_UNKNOWN`` (unassigned
     or a surrogate in this Python's Unicode database).
 
     Built from `unicodedata` (~0.2 s), then kept in memory and in
-    ``$MIXFORGE_CACHE_DIR`` (default ``~/.cache/mixforge``), keyed by the Unicode version.
+    `mixforge.storage.cache_dir` (``$MIXFORGE_CACHE``, default ``~/.cache/mixforge``),
+    keyed by the Unicode version.
     """
     global _CLASSES
     if _CLASSES is not None:
         return _CLASSES
-    path = _cache_dir() / f"unicode-classes-{unicodedata.unidata_version}-v1.npy"
+    path = cache_dir() / f"unicode-classes-{unicodedata.unidata_version}-v1.npy"
     try:
         table = np.load(path)
         if table.shape == (0x110000,) and table.dtype == np.uint8:
