@@ -26,7 +26,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-QUICK_DOCS = 300
+QUICK_DOCS = 60
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
@@ -134,7 +134,9 @@ def ratio(peer: list[float], ours: list[float]) -> str:
 
 def write(args: argparse.Namespace, name: str, rows: list[dict], notes: str = "") -> None:
     """Print the rows and, with --json, write the contract's JSON."""
-    result = {"name": name, "command": shlex.join(["python", *sys.argv]),
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    argv = ["-m", spec.name, *sys.argv[1:]] if spec else sys.argv
+    result = {"name": name, "command": shlex.join(["python", *argv]),
               "corpus": corpus_name(args), "rows": rows, "notes": notes}
     for r in rows:
         print("  ".join(f"{k}={v}" for k, v in r.items()))

@@ -61,7 +61,7 @@ def translations() -> Iterator[Doc]:
         try:
             with open(mo, "rb") as f:
                 catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - a damaged or odd catalog is skipped
+        except Exception:
             continue
         doc: list[str] = []
         part = 0

@@ -14,11 +14,16 @@ Same tokenizer, same documents (a run's ingested corpus), in one process run:
 Usage::
 
     PYTHONPATH=$PWD python -m bench.tokenize_speed --run /tmp/run --tokenizer TOKENIZER.json
+    PYTHONPATH=$PWD python -m bench.tokenize_speed --corpus CORPUS --tokenizer trained \
+        [--json OUT] [--quick]
 
 (run it as a module: as a script, bench/ would shadow the standard library `tokenize`)
 
 ``--run`` must hold an ``ingest`` stage (``mixforge corpus`` + ``mixforge ingest``); the
-tokenizer defaults to the pretrained 65k byte-level BPE from scripts/get-tokenizers.sh.
+tokenizer defaults to the pretrained 65k byte-level BPE from scripts/get-tokenizers.sh;
+``--tokenizer trained`` trains an 8k byte-level BPE (GPT-4 regex) on up to 5 MB of the
+corpus first. ``--corpus`` (bench/_common.py's contract) ingests any corpus instead of
+``--run``; the paths then run interleaved over ``--repeats`` rounds (median, range).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench._common import interleaved, parser, prepare_run, ratio, spread, write
 from mixforge.executor import LocalExecutor
 from mixforge.stats import stage_files
 from mixforge.tokenize.fast import build_encoder, tiktoken_compat
@@ -49,13 +55,77 @@ def timed(fn):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--run", type=Path, required=True)
+    ap = parser(__doc__)
+    ap.add_argument("--run", type=Path, default=None)
     ap.add_argument("--tokenizer", default=str(DEFAULT_TOK))
     ap.add_argument("--eos", default="<EOT>")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     args = ap.parse_args()
+    if args.run is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            args.run = prepare_run(args, Path(tmp))
+            if args.tokenizer == "trained":
+                from mixforge.tokenize.train import TokenizerTrainConfig, train_tokenizer
 
+                args.tokenizer = str(train_tokenizer(args.run, TokenizerTrainConfig(
+                    vocab_size=512 if args.quick else 8192, max_mb=5.0)))
+                args.eos = "<|endoftext|>"
+            return contract(args)
+    run_once(args)
+
+
+def contract(args: argparse.Namespace) -> None:
+    """--corpus: every path interleaved over rounds, rows into --json."""
+    table = pa.concat_tables(pq.read_table(f) for f in stage_files(args.run / "ingest"))
+    texts = table["text"].to_pylist()
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    tok = load_tokenizer(args.tokenizer)
+    hf = tok.hf
+    fns = {"hf": lambda: hf.encode_batch(texts, add_special_tokens=False)}
+    compat = tiktoken_compat(tok)
+    if compat.recipe is not None:
+        tt = compat.recipe.encoding()
+        fns["tiktoken"] = lambda: tt.encode_ordinary_batch(texts)
+    enc = build_encoder(tok, sample=texts[:256])
+    fns["encode"] = lambda: enc.encode(texts)
+    from datatrove.data import Document
+    from datatrove.pipeline.tokens.tokenizer import DocumentTokenizer
+
+    docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+    cfg = TokenizeConfig(tokenizer=args.tokenizer, eos_token=args.eos, input_stage="ingest")
+    meta = {}
+
+    def datatrove() -> None:
+        with tempfile.TemporaryDirectory() as out:
+            DocumentTokenizer(output_folder=out, tokenizer_name_or_path=args.tokenizer,
+                              eos_token=args.eos, shuffle_documents=False,
+                              batch_size=10000).run(iter(docs), 0, 1)
+
+    def stage() -> None:
+        shutil.rmtree(args.run / "tokenize", ignore_errors=True)
+        meta.update(tokenize(cfg, args.run, LocalExecutor(args.workers))[1])
+
+    fns["datatrove"] = datatrove
+    fns["stage"] = stage
+    t = interleaved(fns, 1 if args.quick else args.repeats)
+    what = {"hf": "`tokenizers` encode_batch (all cores)", "tiktoken": "tiktoken "
+            "encode_ordinary_batch", "encode": "mixforge encoder alone", "datatrove":
+            "datatrove DocumentTokenizer", "stage": "mixforge `tokenize` stage end to end"}
+    rows = [{"path": what[k], "seconds": spread(v), "MB/s": spread(v, mb, invert=True),
+             "stage is": "" if k in ("stage", "encode") else ratio(v, t["stage"])}
+            for k, v in t.items()]
+    over = [s / e - 1 for s, e in zip(t["stage"], t["encode"], strict=True)]
+    rows.append({"path": "stage overhead over pure encoding", "seconds": "",
+                 "MB/s": "", "stage is": spread(over, 100) + " %"})
+    label = "trained" if "tokenizer/tokenizer.json" in args.tokenizer else Path(
+        args.tokenizer).stem
+    write(args, "tokenize" if label == "trained" else f"tokenize_{label}", rows,
+          f"{len(texts):,} documents, {mb:.1f} MB; tokenizer {Path(args.tokenizer).name} "
+          f"(vocab {tok.vocab_size:,}); engine {meta.get('engine')}; {args.workers} workers; "
+          f"{len(t['stage'])} interleaved round(s), median (range).")
+
+
+def run_once(args: argparse.Namespace) -> None:
     files = stage_files(args.run / "ingest")
     table = pa.concat_tables(pq.read_table(f) for f in files)
     texts = table["text"].to_pylist()
