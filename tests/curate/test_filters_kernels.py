@@ -106,6 +106,9 @@ def test_plain_chunk_fast_path_equals_the_full_rules(ingested_table):
              "gonna cannot Ima dont wanna Cannot lets 2nd 10km km kg US A C Mr Dr vs ß Ⅻ "
              "ǅemal ﬁne ŉ ΐ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𐐷 ʰ ª º µ").split()
     words += stratified(ingested_table, 40)["text"].to_pylist()[0].split()[:300]
+    # and a plain chunk with one closing character (the second fast path), or another
+    words += [w + c for w in words[:40] for c in ',;:!?)"\'…+.-—°%$€😀]}*/']
+    words += ["s's", "s’s", "10+", "5°C.", "5km,", "US$", "C$,", "Ima,", "gonna!", "e.g,"]
     for w in words:
         cps = np.array([ord(c) for c in w], np.int64)
         ts, te, sufs, sufe = (np.zeros(len(w) + 1, np.int64) for _ in range(4))
