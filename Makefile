@@ -78,3 +78,11 @@ lint: $(BIN)/mixforge
 
 clean:
 	rm -rf $(VENV) $(MDS_VENV) $(OLMO_VENV) $(LITDATA_VENV) $(NEMO_VENV) mixforge-demo .pytest_cache
+
+# every benchmark with its peers; rewrites the tables of docs/benchmarks.md (bench/all.py).
+# CORPUS: one or more [NAME=]PATH (anything `mixforge ingest` reads); without it, the two
+# real corpora (`local`, `other`) are built and measured, and scaling runs at 25/100/400 MB.
+CORPUS ?=
+BENCH_ARGS ?=
+bench: $(BIN)/mixforge
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m bench.all $(foreach c,$(CORPUS),--corpus $(c)) $(BENCH_ARGS)

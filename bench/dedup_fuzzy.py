@@ -7,12 +7,14 @@ document, union the answers into clusters (Python) — the usual recipe. mixforg
 `dedup` stage on one worker, end to end including parquet I/O, with and without exact
 verification. Both produce clusters; their agreement is printed.
 
-    PYTHONPATH=$PWD python bench/dedup_fuzzy.py --corpus-mb 20
+    PYTHONPATH=$PWD python -m bench.dedup_fuzzy [--corpus CORPUS] [--json OUT] [--quick]
+
+The three rows run interleaved over --repeats rounds (median, range); the ratio is the
+per-round datasketch / mixforge.
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 import time
@@ -20,15 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from mixforge.corpus import build_corpus
+from bench._common import interleaved, parser, prepare_run, ratio, read_stage, spread, write
 from mixforge.curate.dedup import FuzzyConfig, dedup
 from mixforge.curate.normalize import NormConfig, normalize
 from mixforge.executor import LocalExecutor
-from mixforge.ingest import IngestConfig, ingest
-from mixforge.stats import stage_files
 
 
 def clusters_datasketch(norm: list[str], b: int, r: int) -> np.ndarray:
@@ -84,32 +82,41 @@ def same_pairs(c: np.ndarray) -> set[tuple[int, int]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus-mb", type=float, default=20.0)
+    ap = parser(__doc__)
     args = ap.parse_args()
+    res: dict[str, tuple] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        build_corpus(Path(tmp) / "corpus", max_mb=args.corpus_mb)
-        ingest(IngestConfig(inputs=[str(Path(tmp) / "corpus")]), run, LocalExecutor(1))
-        texts = pa.concat_tables(pq.read_table(f) for f in stage_files(run / "ingest"))["text"]
+        run = prepare_run(args, Path(tmp))
+        texts = read_stage(run)["text"]
         ours(run, True)  # warm the kernel cache
-        t_v, _, d_v = ours(run, True)
-        t_nv, c_nv, d_nv = ours(run, False)
-    t = time.perf_counter()
-    norm = normalize(texts, NormConfig()).to_pylist()
-    c_ds = clusters_datasketch(norm, 14, 9)
-    t_ds = time.perf_counter() - t
+
+        def ds() -> None:
+            norm = normalize(texts, NormConfig()).to_pylist()
+            res["ds"] = (norm, clusters_datasketch(norm, 14, 9))
+
+        t = interleaved({"ds": ds,
+                         "nv": lambda: res.__setitem__("nv", ours(run, False)),
+                         "v": lambda: res.__setitem__("v", ours(run, True))},
+                        1 if args.quick else args.repeats)
+    norm, c_ds = res["ds"]
     d_ds = len(c_ds) - len(np.unique(c_ds))
+    _, c_nv, d_nv = res["nv"]
+    d_v = res["v"][2]
     mb = sum(len(x.encode()) for x in norm) / 1e6
-    print(f"{len(norm):,} docs, {mb:.1f} MB normalized; 126 perms = 14 bands x 9 rows")
-    print(f"datasketch MinHashLSH          {t_ds:7.2f} s  duplicates {d_ds:,}")
-    print(f"mixforge dedup (no verify)     {t_nv:7.2f} s  duplicates {d_nv:,}  "
-          f"-> {t_ds / t_nv:.1f}x")
-    print(f"mixforge dedup (exact verify)  {t_v:7.2f} s  duplicates {d_v:,}  "
-          f"-> {t_ds / t_v:.1f}x")
     a, b = same_pairs(c_nv), same_pairs(c_ds)
-    print(f"clusters, ours (no verify) vs datasketch: same-cluster star pairs {len(a):,} vs "
-          f"{len(b):,}; duplicates removed {d_nv:,} vs {d_ds:,}")
+    rows = [
+        {"": "datasketch MinHashLSH (bulk, insert + query, Python union-find)",
+         "seconds": spread(t["ds"]), "duplicates removed": f"{d_ds:,}",
+         "datasketch / mixforge": "1x"},
+        {"": "mixforge `dedup fuzzy --no-verify`", "seconds": spread(t["nv"]),
+         "duplicates removed": f"{d_nv:,}", "datasketch / mixforge": ratio(t["ds"], t["nv"])},
+        {"": "mixforge `dedup fuzzy` (exact verification)", "seconds": spread(t["v"]),
+         "duplicates removed": f"{d_v:,}", "datasketch / mixforge": ratio(t["ds"], t["v"])},
+    ]
+    write(args, "dedup_fuzzy", rows,
+          f"{len(norm):,} documents, {mb:.1f} MB normalized; 126 permutations = 14 bands x 9 "
+          f"rows; mixforge on one worker, end to end with parquet I/O. Same-cluster star "
+          f"pairs, ours (no verify) vs datasketch: {len(a):,} vs {len(b):,}.")
 
 
 if __name__ == "__main__":

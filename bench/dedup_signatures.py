@@ -50,14 +50,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from bench import _common
 from mixforge.corpus import build_corpus
 from mixforge.curate.minhash import MinHashParams, signatures, signatures_from_hashes
 from mixforge.curate.normalize import NormConfig, normalize, shingle_hashes
 from mixforge.executor import LocalExecutor
 from mixforge.ingest import IngestConfig, ingest
-from mixforge.stats import stage_files
 
 P = 128
 
@@ -103,9 +102,10 @@ def load(corpus: Path | None, corpus_mb: float, work: Path) -> pa.Array:
     if corpus is None:
         corpus = work / "corpus"
         build_corpus(corpus, max_mb=corpus_mb)
-    ingest(IngestConfig(inputs=[str(corpus)]), work / "run", LocalExecutor(1))
-    return pa.concat_tables(pq.read_table(f) for f in stage_files(work / "run" / "ingest")
-                            )["text"].combine_chunks()
+    run = corpus if _common.is_run(corpus) else work / "run"  # a run: the bench/all.py contract
+    if run != corpus:
+        ingest(IngestConfig(inputs=[str(corpus)]), run, LocalExecutor(1))
+    return _common.read_stage(run)["text"].combine_chunks()
 
 
 def main() -> None:
@@ -117,9 +117,13 @@ def main() -> None:
     ap.add_argument("--peer-docs", type=int, default=1500, help="sample for slow peers")
     ap.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
     ap.add_argument("--json", type=Path, default=None, help="write the rows here")
+    ap.add_argument("--quick", action="store_true", help="smoke-test size: a few hundred "
+                    "documents, one round (bench/_common.py)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         texts = load(args.corpus, args.corpus_mb, Path(tmp))
+    if args.quick:
+        texts, args.repeats, args.peer_docs = texts.slice(0, 10 * _common.QUICK_DOCS), 1, 50
     n, mb = len(texts), pc.sum(pc.binary_length(texts)).as_py() / 1e6
     params = MinHashParams(P, 16, 8, 5, 1)
     norm_cfg = NormConfig()

@@ -48,6 +48,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench import _common
 from mixforge.executor import LocalExecutor
 from mixforge.stats import stage_files
 from mixforge.tokenize.fast import build_encoder, tiktoken_compat
@@ -70,6 +71,8 @@ def timed(fn):
 def prepare_run(args, tmp: Path) -> Path:
     if args.run:
         return args.run
+    if args.quick or _common.is_run(args.corpus):  # the bench/all.py contract
+        return _common.prepare_run(args, tmp)
     from mixforge.ingest import IngestConfig, ingest
 
     run = tmp / "run"
@@ -227,7 +230,11 @@ def main() -> None:
     ap.add_argument("--shard-mb", type=float, default=64.0)
     ap.add_argument("--skip", nargs="*", default=[], help="paths to skip: hf datatrove ...")
     ap.add_argument("--json", type=Path, help="write {name, command, corpus, rows} here")
+    ap.add_argument("--quick", action="store_true", help="smoke-test size: a few documents, "
+                    "one round (bench/_common.py)")
     args = ap.parse_args()
+    if args.quick:
+        args.repeats = 1
 
     with tempfile.TemporaryDirectory() as tmp:
         run = prepare_run(args, Path(tmp))

@@ -115,6 +115,8 @@ def char_flags() -> np.ndarray:
     # a '.' after these is split off as a suffix (spaCy's English suffix lookbehind)
     mark("0123456789%²-+|()[]{}?:'\\" + data.PUNCT + data.QUOTES, k.F_DOTPREV)
     flags[alpha & ~upper] |= np.uint32(k.F_DOTPREV)
+    special = np.uint32(k.F_PREFIX | k.F_SUFFIX | k.F_QUOTE | k.F_ICON | k.F_DIGIT)
+    flags[alpha & ((flags & special) == 0)] |= np.uint32(k.F_PLAIN)
     return flags
 
 
@@ -124,12 +126,20 @@ def _cps(s: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _tables():
-    """Sorted hash keys of spaCy's special cases (with their token lengths) and units."""
-    items = sorted((k._fnv(_cps(s), 0, len(s)), lens) for s, lens in data.EXCEPTIONS.items())
-    ex_keys = np.array([h for h, _ in items], np.uint64)
-    ex_off = np.zeros(len(items) + 1, np.int64)
-    ex_off[1:] = np.cumsum([len(lens) for _, lens in items])
-    ex_lens = np.array([x for _, lens in items for x in lens], np.int64)
+    """spaCy's special cases as a hash table (keys, token lengths), units' sorted keys."""
+    size = 1 << (3 * len(data.EXCEPTIONS)).bit_length()  # at most 1/3 full
+    slots: list[tuple[int, ...]] = [()] * size
+    ex_keys = np.zeros(size, np.uint64)
+    for s, lens in sorted(data.EXCEPTIONS.items()):
+        key = k._fnv(_cps(s), 0, len(s))
+        i = int(key) & (size - 1)
+        while ex_keys[i]:
+            i = (i + 1) & (size - 1)
+        ex_keys[i] = key
+        slots[i] = tuple(lens)
+    ex_off = np.zeros(size + 1, np.int64)
+    ex_off[1:] = np.cumsum([len(lens) for lens in slots])
+    ex_lens = np.array([x for lens in slots for x in lens], np.int64)
     ex_maxlen = max(len(s) for s in data.EXCEPTIONS)
     units = sorted(set(data.UNITS) | {c for c in data.CURRENCY})
     unit_keys = np.array(sorted(k._fnv(_cps(u), 0, len(u)) for u in units), np.uint64)

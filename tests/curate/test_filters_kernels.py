@@ -93,3 +93,26 @@ def test_statistics_count_code_points_not_bytes():
     assert row["n_chars"] == len("héllo wörld 中文")
     assert row["nonsym_chars"] == len("héllowörld中文")
     assert np.int64(row["alpha_words"]) == 3
+
+
+def test_plain_chunk_fast_path_equals_the_full_rules(ingested_table):
+    # `_tokenize` takes a chunk of plain letters (or only ASCII digits) whole, without
+    # `_tokenize_chunk`'s rules; on every such chunk the rules must agree
+    from mixforge.curate import _textstats_kernels as k
+    from mixforge.curate.textstats import _kernel_args
+
+    lex, _ = _kernel_args(StatsParams())
+    words = ("Straße naïve Ωμέγα русский 日本語 עברית العربية हिन्दी ქართული 한국어 12345 0 "
+             "gonna cannot Ima dont wanna Cannot lets 2nd 10km km kg US A C Mr Dr vs ß Ⅻ "
+             "ǅemal ﬁne ŉ ΐ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𐐷 ʰ ª º µ").split()
+    words += stratified(ingested_table, 40)["text"].to_pylist()[0].split()[:300]
+    # and a plain chunk with one closing character (the second fast path), or another
+    words += [w + c for w in words[:40] for c in ',;:!?)"\'…+.-—°%$€😀]}*/']
+    words += ["s's", "s’s", "10+", "5°C.", "5km,", "US$", "C$,", "Ima,", "gonna!", "e.g,"]
+    for w in words:
+        cps = np.array([ord(c) for c in w], np.int64)
+        ts, te, sufs, sufe = (np.zeros(len(w) + 1, np.int64) for _ in range(4))
+        nt = k._tokenize_chunk(cps, 0, len(w), lex.flags, lex.ex_keys, lex.ex_off,
+                               lex.ex_lens, lex.ex_maxlen, lex.unit_keys, lex.unit_maxlen,
+                               ts, te, 0, sufs, sufe)
+        assert split_words([w])[0] == [w[a:b] for a, b in zip(ts[:nt], te[:nt], strict=True)]
