@@ -92,14 +92,16 @@ def corpus_name(args: argparse.Namespace) -> str:
     return str(args.corpus) if args.corpus else f"mixforge corpus --max-mb {args.max_mb:g}"
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Seconds of each call over ``repeats`` rounds, one call of each per round."""
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int,
+                clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
+    """Seconds of each call over ``repeats`` rounds, one call of each per round (wall
+    seconds; ``clock=time.process_time`` for this process's CPU seconds)."""
     out: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
-            t = time.perf_counter()
+            t = clock()
             fn()
-            out[k].append(time.perf_counter() - t)
+            out[k].append(clock() - t)
     return out
 
 

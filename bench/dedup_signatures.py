@@ -63,13 +63,7 @@ P = 128
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
     """CPU seconds of each call over ``repeats`` rounds, one call of each per round."""
-    out: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t = time.process_time()
-            fn()
-            out[k].append(time.process_time() - t)
-    return out
+    return _common.interleaved(fns, repeats, clock=time.process_time)
 
 
 def spread(xs: list[float], scale: float = 1.0) -> str:
