@@ -55,20 +55,29 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def translations() -> Iterator[Doc]:
-    for mo in sorted(Path("/usr/share/locale").glob("*/LC_MESSAGES/*.mo")):
-        lang = mo.parent.parent.name
+def catalogs(root: Path = Path("/usr/share/locale")) -> Iterator[tuple[str, Path, list]]:
+    """``(locale, path, [(msgid, msgstr), ...])`` of every gettext catalog under ``root``,
+    in path order, with only the messages really translated (both stripped; a malformed
+    catalog is skipped). The one reader of the catalogs: this corpus's translations,
+    bench/gettext_corpus.py and bench/langid.py use it."""
+    for mo in sorted(root.glob("*/LC_MESSAGES/*.mo")):
         try:
             with open(mo, "rb") as f:
                 catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
         except Exception:
             continue
+        yield mo.parent.parent.name, mo, [
+            (msgid.strip(), msgstr.strip()) for msgid, msgstr in catalog.items()
+            if isinstance(msgid, str) and msgid and isinstance(msgstr, str)
+            and msgstr.strip() and msgstr != msgid]
+
+
+def translations() -> Iterator[Doc]:
+    for lang, mo, messages in catalogs():
         doc: list[str] = []
         part = 0
-        for msgid, msgstr in catalog.items():
-            if isinstance(msgid, str) and msgid and isinstance(msgstr, str) \
-                    and msgstr.strip() and msgstr != msgid:
-                doc.append(msgstr.strip())
+        for _msgid, msgstr in messages:
+            doc.append(msgstr)
             if sum(map(len, doc)) >= DOC_CHARS:
                 yield f"{mo}:{part}", "\n".join(doc), lang
                 doc, part = [], part + 1

@@ -9,37 +9,29 @@ most ``--max-mb`` / 100 MB, so large locales do not crowd out the rest. Determin
 (catalogs in path order, messages in catalog order). Writes one JSONL that `mixforge
 ingest` (and every bench script's ``--corpus``) reads.
 
-    python bench/gettext_corpus.py --out /tmp/gettext_corpus --max-mb 20
+    PYTHONPATH=$PWD python bench/gettext_corpus.py --out /tmp/gettext_corpus --max-mb 20
 """
 
 from __future__ import annotations
 
 import argparse
-import gettext
 import json
 from collections import Counter
 from pathlib import Path
+
+from bench.corpus_other import catalogs
 
 
 def documents(chars: int, per_locale_bytes: int, root: Path = Path("/usr/share/locale"),
               ) -> list[dict[str, str]]:
     """``[{"text", "domain"}]``: translated messages joined into documents, per locale."""
     docs, used = [], Counter()
-    for mo in sorted(root.glob("*/LC_MESSAGES/*.mo")):
-        loc = mo.parent.parent.name
-        try:
-            with open(mo, "rb") as f:
-                catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
-        except Exception:  # a malformed catalog (bad header, bad encoding) is skipped
-            continue
+    for loc, _mo, messages in catalogs(root):
         doc: list[str] = []
-        for msgid, msgstr in catalog.items():
+        for _msgid, msgstr in messages:
             if used[loc] >= per_locale_bytes:
                 break
-            if not (isinstance(msgid, str) and msgid and isinstance(msgstr, str)):
-                continue
-            if msgstr.strip() and msgstr != msgid:
-                doc.append(msgstr.strip())
+            doc.append(msgstr)
             if sum(map(len, doc)) >= chars:
                 text = "\n".join(doc)
                 docs.append({"text": text, "domain": loc})

