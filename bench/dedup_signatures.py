@@ -222,7 +222,8 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(".tmp")
         tmp.write_text(json.dumps({"name": "dedup_signatures",
-                                   "command": shlex.join(["python", *sys.argv]),
+                                   "command": shlex.join(["python", "-m", "bench.dedup_signatures",
+                                                          *sys.argv[1:]]),
                                    "corpus": corpus, "rows": rows, "notes": notes}, indent=2))
         tmp.replace(args.json)
 

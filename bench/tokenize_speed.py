@@ -197,6 +197,31 @@ def run_datatrove(texts: list[str], spec: str, eos: str) -> float:
         return seconds
 
 
+def table_rows(rows: list[dict]) -> tuple[list[dict], str]:
+    """The rows as docs/benchmarks.md shows them (one line per path, then one per ratio),
+    and a note naming each tokenizer's engine."""
+    out, notes = [], []
+    for r in rows:
+        if "path" in r:
+            out.append({"tokenizer": r["tokenizer"], "what": r["path"],
+                        "seconds": f"{r['seconds']:.2f} ({r['seconds_min']:.2f}-"
+                                   f"{r['seconds_max']:.2f})",
+                        "MB/s": r["mb_s"], "CPU s": r["cpu_seconds"],
+                        "MB per CPU-s": r["mb_per_cpu_s"], "ratio": ""})
+            continue
+        notes.append(f"{r['tokenizer']}: engine {r['engine']} ({r['engine_reason']}).")
+        for kind, key in (("wall", "ratios"), ("CPU", "cpu_ratios")):
+            for k, v in r[key].items():
+                out.append({"tokenizer": r["tokenizer"], "what": f"{k} ({kind} s)",
+                            "ratio": f"**{v['median']:.2f}x** ({v['min']:.2f}-{v['max']:.2f})"})
+        o = r["stage_overhead_pct"]
+        if o:
+            lo, hi = sorted((o["min"], o["max"]))
+            out.append({"tokenizer": r["tokenizer"], "what": "stage overhead over native "
+                        "encoding", "ratio": f"{o['median']:.0f}% ({lo:.0f}-{hi:.0f}%)"})
+    return out, " ".join(notes)
+
+
 def print_rows(rows: list[dict]) -> None:
     print(f"{'tokenizer':<28} {'path':<14} {'median s':>9} {'range':>13} {'MB/s':>7} "
           f"{'cpu s':>7} {'MB/cpu-s':>9}")
@@ -250,9 +275,12 @@ def main() -> None:
         shutil.rmtree(run / "tokenize", ignore_errors=True)
     print_rows(rows)
     if args.json:
+        shown, notes = table_rows(rows)
         out = {"name": "tokenize_speed", "command": " ".join(["python -m bench.tokenize_speed",
                                                               *sys.argv[1:]]),
-               "corpus": str(args.corpus or args.run), "rows": rows}
+               "corpus": str(args.corpus or args.run), "rows": shown, "raw": rows,
+               "notes": notes + f" Median (range) over {args.repeats} interleaved rounds; "
+                        "`-1t`: one thread; ratios per round."}
         args.json.write_text(json.dumps(out, indent=1))
 
 
