@@ -220,6 +220,7 @@ def measure(work: Path, n: int, warm: Path) -> dict:
             "bytes_per_doc": round((r["peak_mb"] - r["baseline_mb"]) * 2**20 / n, 1),
             "candidates_s": r["stats"]["seconds_candidates"],
             "removed": r["stats"]["duplicates"], "clusters": r["stats"]["clusters"],
+            "candidate_edges": r["stats"]["candidate_edges"],
             "candidate_pairs": r["stats"]["candidate_pairs"],
             "shuffle_mb_on_disk": round(disk / 1e6),
             "peak_step": max(r["phases"], key=r["phases"].get),
