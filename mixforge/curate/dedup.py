@@ -36,9 +36,11 @@ is in a cluster, plus, for fuzzy, the candidate edges (16 B each; runs of up to
 `lsh.ALL_PAIRS_MAX` equal band hashes give all their pairs) and, when verifying, 8 B per
 distinct shingle of each document with a candidate: measured 540 B per document in all
 before all-pairs edges (slope of peak RSS between 250k and 1M synthetic documents,
-verification on); drop — each worker holds the removed rows (~70 B per removed
-document). The measurements are in docs/benchmarks.md (1M documents: 1.3 GB peak over
-all processes).
+verification on); without verification, 200 B per document, flat from 1M to 10M
+synthetic documents (bench/reduce_memory.py: the peak is `lsh.unique_edges`, ~72 B per
+candidate edge, 2.78 edges per document there); drop — each worker holds the removed
+rows (~70 B per removed document). The measurements are in docs/benchmarks.md (1M
+documents: 1.3 GB peak over all processes).
 
 Re-running resumes: map shards and drop shards have markers; the reduce is skipped when
 its key (config + every map shard's key) matches ``_clusters/_reduce.json``. Same input
