@@ -27,8 +27,8 @@ class RunOptions:
         return self.executor_config.make(default_workers)
 
 
-def run_options(fn=None, *, run_dir_help: str = "The run directory; each stage writes a "
-                "sub-folder."):
+def run_options(fn=None, *, run_dir_help: str = "The run directory (a path, or a store "
+                "URL such as s3://bucket/run); each stage writes a sub-folder."):
     """Add ``--run-dir/-r`` and the `ExecutorConfig` flags; the command gets ``run`` and
     runs holding the run directory's lock (`mixforge.rundir.run_lock`: one writer)."""
 

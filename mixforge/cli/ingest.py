@@ -14,10 +14,13 @@ from ._common import CONTEXT, RunOptions, print_stats, run_options
 @run_options
 @click_options(IngestConfig, skip=("inputs",))
 def command(inputs: tuple[str, ...], run: RunOptions, **flags) -> None:
-    """Read INPUTS (files, folders, hf:NAME) into the document table in RUN_DIR/ingest.
+    """Read INPUTS (files, folders, store URLs, hf:NAME) into the document table in
+    RUN_DIR/ingest.
 
-    Formats: .jsonl / .jsonl.gz / .jsonl.zst, .parquet, folders of .txt/.md files, saved
-    Hugging Face datasets and hf:NAME[@CONFIG][:SPLIT]. Reruns skip finished shards.
+    Formats: .jsonl / .jsonl.gz / .jsonl.zst, .parquet, folders of .txt/.md files, web
+    archives (.warc / .warc.gz / .wet / .wet.gz: HTML to text, docs/web.md), saved Hugging
+    Face datasets and hf:NAME[@CONFIG][:SPLIT]. Inputs and RUN_DIR may be fsspec URLs
+    (s3://bucket/prefix; docs/storage.md). Reruns skip finished shards.
     """
     from ..ingest import ingest, plan_ingest
     from ..progress import shard_bar
