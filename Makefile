@@ -29,36 +29,22 @@ demo: $(BIN)/mixforge
 	$(BIN)/mixforge demo
 
 $(MDS_VENV)/.done: $(MDS_REQ)
-	test -x $(MDS_VENV)/bin/python || $(PY) -m venv $(MDS_VENV)
-	$(MDS_VENV)/bin/pip install -q torch==2.13.0
-	$(MDS_VENV)/bin/pip install -q -r $(MDS_REQ)
-	$(MDS_VENV)/bin/pip install -q --no-deps mosaicml-streaming==0.13.0
-	touch $@
+	PY=$(PY) scripts/reader-venv.sh $(MDS_VENV) $(MDS_REQ) mosaicml-streaming==0.13.0
 
 .venv-mds: $(MDS_VENV)/.done
 
 $(OLMO_VENV)/.done: $(OLMO_REQ)
-	test -x $(OLMO_VENV)/bin/python || $(PY) -m venv $(OLMO_VENV)
-	$(OLMO_VENV)/bin/pip install -q torch==2.13.0
-	$(OLMO_VENV)/bin/pip install -q -r $(OLMO_REQ)
-	touch $@
+	PY=$(PY) scripts/reader-venv.sh $(OLMO_VENV) $(OLMO_REQ)
 
 .venv-olmo: $(OLMO_VENV)/.done
 
 $(LITDATA_VENV)/.done: $(LITDATA_REQ)
-	test -x $(LITDATA_VENV)/bin/python || $(PY) -m venv $(LITDATA_VENV)
-	$(LITDATA_VENV)/bin/pip install -q torch==2.13.0
-	$(LITDATA_VENV)/bin/pip install -q -r $(LITDATA_REQ)
-	$(LITDATA_VENV)/bin/pip install -q --no-deps litdata==0.2.76
-	touch $@
+	PY=$(PY) scripts/reader-venv.sh $(LITDATA_VENV) $(LITDATA_REQ) litdata==0.2.76
 
 .venv-litdata: $(LITDATA_VENV)/.done
 
 $(NEMO_VENV)/.done: $(NEMO_REQ)
-	test -x $(NEMO_VENV)/bin/python || $(PY) -m venv $(NEMO_VENV)
-	$(NEMO_VENV)/bin/pip install -q -r $(NEMO_REQ)
-	$(NEMO_VENV)/bin/pip install -q --no-deps nemo-curator==1.4.0
-	touch $@
+	PY=$(PY) TORCH=0 scripts/reader-venv.sh $(NEMO_VENV) $(NEMO_REQ) nemo-curator==1.4.0
 
 .venv-nemo: $(NEMO_VENV)/.done
 
