@@ -14,6 +14,7 @@ on every machine.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,13 @@ from mixforge.tokenize.loading import from_file
 from mixforge.tokenize.store import finalize_store, write_shard
 from mixforge.tokenize.token_bytes import token_byte_lengths
 from tests.pinned import pinned_copy
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A fresh mixforge cache (``$MIXFORGE_CACHE``) for the session: tests neither read
+    the user's cached tables (Unicode classes, tokenizer parts) nor leave theirs behind."""
+    os.environ["MIXFORGE_CACHE"] = str(tmp_path_factory.mktemp("mixforge-cache"))
 
 
 @pytest.fixture(scope="session")

@@ -70,6 +70,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import ConfigError, InputError
+from . import tokenizer_cache
 from .loading import LoadedTokenizer, TiktokenRecipe, bytes_to_unicode
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,94 @@ def _whole_token_check(tok: LoadedTokenizer, recipe: TiktokenRecipe) -> str | No
     return None
 
 
+@dataclass
+class TokenizerParts:
+    """What the engines derive from the tokenizer file alone, whatever the documents:
+    built once per tokenizer, then read back from the disk cache (`tokenizer_parts`)."""
+
+    compat: Compat
+    vocab_problem: str | None  # the vocabulary part of the proof: None when it holds
+    tables: dict[str, np.ndarray] | None  # the native engine's (`native.build_tables`)
+    token_bytes: tuple[np.ndarray, str]  # `token_bytes.token_byte_lengths`: (int32, method)
+    cached: bool = False  # read back from the cache (not built in this process)
+
+
+def _build_parts(tok: LoadedTokenizer) -> TokenizerParts:
+    from .native import build_tables, supports
+    from .token_bytes import token_byte_lengths
+
+    compat = tiktoken_compat(tok)
+    recipe = compat.recipe
+    problem = (_whole_token_check(tok, recipe)
+               if recipe is not None and tok.tiktoken is None else None)
+    tables = (build_tables(recipe.mergeable_ranks)
+              if recipe is not None and problem is None and supports(recipe.pat_str) else None)
+    return TokenizerParts(compat, problem, tables, token_byte_lengths(tok, tok.vocab_size))
+
+
+def _ranks_arrays(ranks: dict[bytes, int]) -> dict[str, np.ndarray]:
+    """A recipe's ranks as arrays (token bytes back to back, their offsets, the ranks)."""
+    lengths = np.fromiter(map(len, ranks), dtype=np.int64, count=len(ranks))
+    off = np.zeros(len(ranks) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=off[1:])
+    return {"tok_data": np.frombuffer(b"".join(ranks), dtype=np.uint8), "tok_off": off,
+            "ranks": np.fromiter(ranks.values(), dtype=np.int64, count=len(ranks))}
+
+
+def _parts_to_entry(parts: TokenizerParts) -> tuple[dict, dict[str, np.ndarray]]:
+    c, r = parts.compat, parts.compat.recipe
+    data = {"compat": {"recipe": r and {"name": r.name, "pat_str": r.pat_str,
+                                        "special_tokens": list(r.special_tokens.items())},
+                       "normalizer": c.normalizer, "reason": c.reason,
+                       "control": sorted(c.control)},
+            "vocab_problem": parts.vocab_problem, "tables": parts.tables is not None,
+            "token_bytes_method": parts.token_bytes[1]}
+    arrays = {"token_bytes": parts.token_bytes[0]}
+    if c.id_map is not None:
+        arrays["id_map"] = c.id_map
+    if parts.tables is not None:
+        arrays.update(parts.tables)
+    elif r is not None:
+        arrays.update(_ranks_arrays(r.mergeable_ranks))
+    return data, arrays
+
+
+def _parts_from_entry(tok: LoadedTokenizer, data: dict, arrays: dict[str, np.ndarray]
+                      ) -> TokenizerParts:
+    from .native import TABLE_ARRAYS, ranks_of
+
+    c = data["compat"]
+    recipe = None
+    if tok.tiktoken is not None:
+        recipe = tok.tiktoken  # a tiktoken source: its recipe is what was loaded
+    elif c["recipe"] is not None:
+        r = c["recipe"]
+        recipe = TiktokenRecipe(r["name"], r["pat_str"], ranks_of(arrays),
+                                dict(r["special_tokens"]))
+    compat = Compat(recipe, arrays.get("id_map"), c["normalizer"], c["reason"],
+                    frozenset(c["control"]))
+    tables = ({k: arrays[k] for k in (*TABLE_ARRAYS, "pairs_key", "pairs_val")}
+              if data["tables"] else None)
+    return TokenizerParts(compat, data["vocab_problem"], tables,
+                          (arrays["token_bytes"], data["token_bytes_method"]), cached=True)
+
+
+def tokenizer_parts(tok: LoadedTokenizer) -> TokenizerParts:
+    """The `TokenizerParts` of a tokenizer: from the disk cache (`tokenizer_cache`: keyed
+    by the tokenizer's fingerprint, checksummed) when it holds them, else built (0.06-0.8
+    s for 8k-65k vocabularies) and written there for the next run."""
+    hit = tokenizer_cache.load(tok.fingerprint)
+    if hit is not None:
+        try:
+            return _parts_from_entry(tok, *hit)
+        except (KeyError, TypeError, ValueError) as e:  # a layout ENGINE_VERSION missed
+            log.warning("tokenizer cache entry of %s is malformed (%r); rebuilding it",
+                        tok.spec, e)
+    parts = _build_parts(tok)
+    tokenizer_cache.save(tok.fingerprint, *_parts_to_entry(parts))
+    return parts
+
+
 def _known_code_points() -> np.ndarray:
     """known[cp] is True when this Python's Unicode database assigns code point cp (the
     native engine's class table, cached on disk: `native.char_classes`)."""
@@ -318,7 +407,7 @@ class Encoder:
     """
 
     def __init__(self, tok: LoadedTokenizer, engine: Literal["native", "tiktoken", "tokenizers"],
-                 reason: str, compat: Compat | None = None, threads: int | None = None,
+                 reason: str, parts: TokenizerParts | None = None, threads: int | None = None,
                  specials: Specials = "text") -> None:
         if specials not in SPECIALS:
             msg = f"specials is {specials!r}; choose text or control"
@@ -327,15 +416,16 @@ class Encoder:
         self.threads = _threads(threads)
         self._hf = None
         self.vocab_size = tok.vocab_size
-        self._compat = compat
+        self._parts = parts
+        self._compat: Compat | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._core_obj = None
         self._native = None
         if engine in ("native", "tiktoken"):
-            if compat is None or compat.recipe is None:
-                compat = tiktoken_compat(tok)
-                self._compat = compat
+            if parts is None:
+                parts = self._parts = tokenizer_parts(tok)
+            compat = self._compat = parts.compat
             assert compat.recipe is not None
             self._sep_rank = max([*compat.recipe.mergeable_ranks.values(),
                                   *compat.recipe.special_tokens.values()]) + 1
@@ -358,7 +448,8 @@ class Encoder:
                     raise ConfigError(msg)
                 from .native import NativeBPE
 
-                self._native = NativeBPE(compat.recipe.pat_str, compat.recipe.mergeable_ranks)
+                self._native = NativeBPE(compat.recipe.pat_str, compat.recipe.mergeable_ranks,
+                                         tables=parts.tables)
             else:
                 self._core_obj = self._build_core()
 
@@ -383,11 +474,18 @@ class Encoder:
 
     def __getstate__(self) -> dict:
         return {"tok": self.tok, "engine": self.engine, "reason": self.reason,
-                "compat": self._compat, "threads": self.threads, "specials": self.specials}
+                "parts": self._parts, "threads": self.threads, "specials": self.specials}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["tok"], state["engine"], state["reason"], state["compat"],
+        self.__init__(state["tok"], state["engine"], state["reason"], state["parts"],
                       state["threads"], state["specials"])
+
+    def token_bytes(self) -> tuple[np.ndarray, str]:
+        """The UTF-8 bytes of every token id and how they were counted
+        (`token_bytes.token_byte_lengths`), from the tokenizer's cached parts."""
+        if self._parts is None:
+            self._parts = tokenizer_parts(self.tok)
+        return self._parts.token_bytes
 
     def info(self) -> dict:
         return {"engine": self.engine, "reason": self.reason, "specials": self.specials}
@@ -641,10 +739,9 @@ def build_encoder(tok: LoadedTokenizer, engine: Engine = "auto",
                      threads, specials)
     if engine == "tokenizers":
         return hf_enc
-    compat = tiktoken_compat(tok)
-    problem = None if compat.recipe is not None else compat.reason
-    if problem is None and tok.tiktoken is None:
-        problem = _whole_token_check(tok, compat.recipe)  # type: ignore[arg-type]
+    parts = tokenizer_parts(tok)
+    compat = parts.compat
+    problem = compat.reason if compat.recipe is None else parts.vocab_problem
     names = tok.special_tokens()[:8]
     texts = [*PROBES, *names, *(f"a{n}b {n}\n{n}{n}" for n in names), *sample]
     ref: tuple[np.ndarray, np.ndarray] | None = None
@@ -654,12 +751,12 @@ def build_encoder(tok: LoadedTokenizer, engine: Engine = "auto",
             continue
         why = problem or (native_problem(compat, specials) if kind == "native" else None)
         if why is None:
-            fast = Encoder(tok, kind, compat.reason, compat, threads, specials)
+            fast = Encoder(tok, kind, compat.reason, parts, threads, specials)
             if tok.tiktoken is None:
                 ref = ref or hf_enc._encode_hf(texts)
                 why = compare(fast, ref, texts)
             elif kind == "native":  # a tiktoken source is its own reference
-                ref = ref or Encoder(tok, "tiktoken", "", compat, threads, specials).encode(texts)
+                ref = ref or Encoder(tok, "tiktoken", "", parts, threads, specials).encode(texts)
                 why = compare(fast, ref, texts)
             if why is None:
                 fast.reason = (f"{compat.reason}; ids identical to "

@@ -45,7 +45,6 @@ from ..stats import stage_files
 from .fast import Encoder, Specials, build_encoder
 from .loading import LoadedTokenizer, load_tokenizer
 from .store import finalize_store, token_dtype, write_shard
-from .token_bytes import token_byte_lengths
 from .train import iter_texts
 
 log = logging.getLogger(__name__)
@@ -282,5 +281,5 @@ def tokenize(cfg: TokenizeConfig, run_dir: str | Path, executor: Executor | None
         "eos_id": prep.eos[1] if prep.eos else None,
         "bos_id": prep.bos[1] if prep.bos else None,
         "input_stage": prep.input_stage},
-        token_bytes=token_byte_lengths(enc.tok, enc.vocab_size))
+        token_bytes=enc.token_bytes())
     return report, meta

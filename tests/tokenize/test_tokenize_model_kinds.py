@@ -291,7 +291,7 @@ def test_a_folder_holding_a_unigram_tokenizer_loads(tmp_path):
 
 
 def test_the_load_time_proof_catches_a_special_token_mismatch(trained, trained_json,
-                                                            monkeypatch):
+                                                            monkeypatch, tmp_path):
     # make the fast engine believe no added token is a control token: it would then turn
     # "<|endoftext|>" in text into the control token while tokenizers keeps it as text
     from mixforge.tokenize import fast
@@ -303,6 +303,7 @@ def test_the_load_time_proof_catches_a_special_token_mismatch(trained, trained_j
         return fast.Compat(c.recipe, c.id_map, c.normalizer, c.reason, frozenset())
 
     assert build_encoder(trained, specials="text").engine == "native"
+    monkeypatch.setenv("MIXFORGE_CACHE", str(tmp_path))  # no cached parts: built again
     monkeypatch.setattr(fast, "tiktoken_compat", lying)
     enc = build_encoder(trained, specials="text")
     assert enc.engine == "tokenizers" and "differs" in enc.reason
