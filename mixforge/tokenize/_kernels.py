@@ -471,15 +471,18 @@ def _fill(slots, slot_hash, tok_data, tok_off):
 
 
 @njit(**_JIT)
-def _frame(tokens, lens, bos, eos, out):
-    """Copy each document's tokens into ``out`` with ``bos`` before and/or ``eos`` after
-    (a negative id: none)."""
-    r = 0
+def _frame(tokens, starts, lens, order, bos, eos, out):
+    """Copy the tokens of documents ``order[0], order[1], ...`` (document d is
+    tokens[starts[d]:starts[d] + lens[d]]) into ``out`` back to back, with ``bos`` before
+    and/or ``eos`` after each (a negative id: none). ``out``'s dtype is the store's: the
+    framing, the grouping by domain and the narrowing to uint16 are one pass."""
     w = 0
-    for d in range(len(lens)):
+    for k in range(len(order)):
+        d = order[k]
         if bos >= 0:
             out[w] = bos
             w += 1
+        r = starts[d]
         for _ in range(lens[d]):
             out[w] = tokens[r]
             w += 1

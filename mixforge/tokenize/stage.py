@@ -4,7 +4,7 @@ Reads the latest document stage (filter > dedup_fuzzy > dedup_exact > ingest, or
 ``input_stage``), encodes each input shard with the fast encoder (`fast.py`: tiktoken
 when it provably gives `tokenizers`' ids, else `tokenizers`), frames documents with BOS
 and/or EOS, and writes one ``<domain>/<shard>.bin`` + ``.docs.parquet`` per domain of
-each shard through `store.write_shard`. Shards run in parallel (processes, one per input
+each shard through `store.ShardWriter`. Shards run in parallel (processes, one per input
 shard); when there are fewer shards than cores, each worker encodes with threads, so
 one big shard still uses every core. Per-shard markers make the stage resumable; a shard
 whose tokenizer, framing or input changed is redone. ``store.json`` (via
@@ -13,9 +13,14 @@ dtype, BOS/EOS ids and per-domain docs, tokens, bytes and bytes per token; besid
 ``token_bytes.npy`` holds the UTF-8 bytes of every token id (`token_bytes.py`), so
 probes compute exact bits per byte.
 
-Memory: one record batch of text (``batch_mb``, default 16 MB) and its tokens (4 bytes a
-token, ~1 token per 3-4 bytes) per worker, plus each domain's tokens of the current shard
-(written at the end of the shard: ~1.2x the shard's text size).
+Within a shard, reading the next batch and writing the last one overlap with encoding
+(`tokenize_shard`); the engine's tables come from the tokenizer cache
+(`tokenizer_cache`), so a run pays for them once per tokenizer, not once per run.
+
+Memory per worker: two record batches of text (``batch_mb``, default 16 MB: the one being
+encoded and the one read ahead) and two batches' tokens (4 bytes a token, ~1 token per
+3-4 bytes), plus the documents' rows of the current shard (id, source, counts); tokens go
+to the shard's files as each batch is done (`store.ShardWriter`).
 
 Documents with no tokens (empty text) are kept: an empty document is a document, and
 with BOS/EOS it still has tokens. Docs in = docs written, always.
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -44,12 +51,13 @@ from ..rundir import ShardTask, StageReport, run_stage
 from ..stats import stage_files
 from .fast import Encoder, Specials, build_encoder
 from .loading import LoadedTokenizer, load_tokenizer
-from .store import finalize_store, token_dtype, write_shard
+from .store import ShardWriter, finalize_store, token_dtype
 from .train import iter_texts
 
 log = logging.getLogger(__name__)
 STAGE = TOKEN_STORE
 Framing = Literal["eos", "bos", "both", "none"]
+COLUMNS = ("id", "text", "domain", "source")
 
 
 @dataclass
@@ -119,37 +127,55 @@ def resolve_special(tok: LoadedTokenizer, given: str, candidates: tuple[str, ...
     raise ConfigError(msg)
 
 
-def frame(tokens: np.ndarray, lens: np.ndarray, bos: int | None, eos: int | None
+def frame(tokens: np.ndarray, lens: np.ndarray, bos: int | None, eos: int | None,
+          order: np.ndarray | None = None, dtype: np.dtype | None = None
           ) -> tuple[np.ndarray, np.ndarray]:
-    """Insert BOS before and/or EOS after every document (one Numba pass)."""
+    """The documents' tokens with BOS before and/or EOS after each, in one Numba pass.
+
+    ``tokens``: the documents' ids back to back, ``lens[d]`` each. ``order`` (default: as
+    given) puts the documents in another order (the stage groups them by domain);
+    ``dtype`` (default: ``tokens``') is the output's. Returns (tokens, lengths), both in
+    ``order``.
+    """
     from ._kernels import _frame
 
+    lens = np.asarray(lens, dtype=np.int64)
+    dtype = np.dtype(dtype or tokens.dtype)
     extra = (bos is not None) + (eos is not None)
-    if not extra:
-        return tokens, lens
-    out = np.empty(len(tokens) + extra * len(lens), dtype=tokens.dtype)
-    _frame(tokens, lens, -1 if bos is None else bos, -1 if eos is None else eos, out)
-    return out, lens + extra
+    if not extra and order is None:
+        return tokens.astype(dtype, copy=False), lens
+    starts = np.zeros(len(lens), dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    order = (np.arange(len(lens), dtype=np.int64) if order is None
+             else np.asarray(order, dtype=np.int64))
+    out = np.empty(int(lens.sum()) + extra * len(lens), dtype=dtype)
+    _frame(tokens, starts, lens, order, -1 if bos is None else bos,
+           -1 if eos is None else eos, out)
+    return out, lens[order] + extra
 
 
 def encode_table(table: pa.Table, enc: Encoder, bos: int | None, eos: int | None,
                  dtype: np.dtype) -> dict[str, tuple]:
-    """Encode a document table; per domain (tokens, lens, ids, sources, n_bytes)."""
+    """Encode a document table; per domain (tokens framed in ``dtype``, lens, ids,
+    sources, n_bytes), documents in table order within a domain."""
     tokens, lens = enc.encode(table["text"])  # Arrow: the native engine reads it in place
-    tokens, lens = frame(tokens, lens, bos, eos)
-    tokens = tokens.astype(dtype, copy=False)
-    n_bytes = pc.binary_length(pc.cast(table["text"], pa.large_binary())).to_numpy()
-    out = {}
+    n_bytes = pc.binary_length(table["text"]).to_numpy().astype(np.int64)
     uniq = sorted(pc.unique(table["domain"]).to_pylist())
     if len(uniq) == 1:
+        tokens, lens = frame(tokens, lens, bos, eos, dtype=dtype)
         return {uniq[0]: (tokens, lens, table["id"], table["source"], n_bytes)}
     codes = pc.index_in(table["domain"], value_set=pa.array(uniq)).to_numpy(
         zero_copy_only=False)
-    token_codes = np.repeat(codes, lens)
-    for k, d in enumerate(uniq):
-        idx = np.flatnonzero(codes == k)
-        out[d] = (tokens[token_codes == k], lens[idx], table["id"].take(idx),
-                  table["source"].take(idx), n_bytes[idx])
+    order = np.argsort(codes, kind="stable")  # grouped by domain, in one framing pass
+    tokens, lens = frame(tokens, lens, bos, eos, order, dtype)
+    doc_end = np.cumsum(np.bincount(codes, minlength=len(uniq)))
+    tok_end = np.cumsum(lens)[doc_end - 1]
+    ids, sources, n_bytes = table["id"].take(order), table["source"].take(order), n_bytes[order]
+    out, a, t = {}, 0, 0
+    for d, b, u in zip(uniq, doc_end.tolist(), tok_end.tolist(), strict=True):
+        out[d] = (tokens[t:u], lens[a:b], ids.slice(a, b - a), sources.slice(a, b - a),
+                  n_bytes[a:b])
+        a, t = b, u
     return out
 
 
@@ -164,46 +190,58 @@ class EncodeParams:
     batch_bytes: float  # text bytes encoded per call
 
 
-def tokenize_shard(task: ShardTask[EncodeParams]) -> dict:
-    """Encode one input shard into the store; return counts and the files written."""
-    p = task.params
-    enc, bos, eos, dtype, batch_bytes = p.encoder, p.bos, p.eos, p.dtype, p.batch_bytes
-    parts: dict[str, list[tuple]] = {}
-    pf = pq.ParquetFile(task.inputs[0])
-    counts = {"docs_in": 0, "kept": 0, "rejected": 0, "tokens": 0, "bytes": 0}
+def read_batches(path: str | Path, batch_bytes: float) -> Iterator[pa.Table]:
+    """The documents of a parquet shard as tables of about ``batch_bytes`` of text.
+
+    The first batches are smaller (1/16 of ``batch_bytes``, doubling): encoding starts
+    sooner, while the next batch is read (`tokenize_shard` reads ahead)."""
+    pf = pq.ParquetFile(path)
     batch: list[pa.RecordBatch] = []
-    size = 0
-
-    def flush() -> None:
-        nonlocal batch, size
-        if not batch:
-            return
-        table = pa.Table.from_batches(batch).select(["id", "text", "domain", "source"])
-        for d, part in encode_table(table, enc, bos, eos, dtype).items():
-            parts.setdefault(d, []).append(part)
-        batch, size = [], 0
-
-    for rb in pf.iter_batches(batch_size=1024, columns=["id", "text", "domain", "source"]):
+    size, target = 0, batch_bytes / 16
+    for rb in pf.iter_batches(batch_size=1024, columns=list(COLUMNS)):
         batch.append(rb)
         size += rb.column(1).nbytes
-        if size >= batch_bytes:
-            flush()
-    flush()
-    outputs = []
-    for d, ps in sorted(parts.items()):
-        tokens = np.concatenate([p[0] for p in ps])
-        lens = np.concatenate([p[1] for p in ps])
-        ids = pa.concat_arrays([pa.chunked_array(p[2]).combine_chunks() for p in ps])
-        sources = pa.concat_arrays([pa.chunked_array(p[3]).combine_chunks() for p in ps])
-        n_bytes = np.concatenate([p[4] for p in ps])
-        outputs += write_shard(task.stage_dir, task.shard, d, tokens, lens, ids, sources,
-                               n_bytes)
-        counts["docs_in"] += len(lens)
-        counts["kept"] += len(lens)
-        counts["tokens"] += int(lens.sum())
-        counts["bytes"] += int(n_bytes.sum())
-        counts[f"docs_{d}"] = len(lens)
-    return {"counts": counts, "outputs": outputs}
+        if size >= target:
+            yield pa.Table.from_batches(batch).combine_chunks()
+            batch, size, target = [], 0, min(batch_bytes, 2 * target)
+    if batch:
+        yield pa.Table.from_batches(batch).combine_chunks()
+
+
+def tokenize_shard(task: ShardTask[EncodeParams]) -> dict:
+    """Encode one input shard into the store; return counts and the files written.
+
+    Three things overlap: one thread reads the next batch (parquet) and appends the last
+    one's tokens to the store while the encoder's threads encode this one."""
+    p = task.params
+    counts = {"docs_in": 0, "kept": 0, "rejected": 0, "tokens": 0, "bytes": 0}
+    docs: dict[str, int] = {}
+
+    def store(out: ShardWriter, parts: dict[str, tuple]) -> None:
+        for d, part in parts.items():
+            out.append(d, *part)
+            docs[d] = docs.get(d, 0) + len(part[1])
+            counts["tokens"] += int(part[1].sum())
+            counts["bytes"] += int(part[4].sum())
+
+    with ShardWriter(task.stage_dir, task.shard) as out, \
+            ThreadPoolExecutor(1, thread_name_prefix="mixforge-io") as io:
+        batches = read_batches(task.inputs[0], p.batch_bytes)
+        ahead = io.submit(next, batches, None)
+        written: Future | None = None
+        while (table := ahead.result()) is not None:
+            ahead = io.submit(next, batches, None)
+            parts = encode_table(table, p.encoder, p.bos, p.eos, p.dtype)
+            if written is not None:
+                written.result()
+            written = io.submit(store, out, parts)
+        if written is not None:
+            written.result()
+    for d, n in sorted(docs.items()):
+        counts["docs_in"] += n
+        counts["kept"] += n
+        counts[f"docs_{d}"] = n
+    return {"counts": counts, "outputs": out.outputs}
 
 
 @dataclass

@@ -16,10 +16,12 @@ re-tokenizing and without loading a domain into memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -46,23 +48,92 @@ def write_shard(store_dir: str | Path, shard: str, domain: str, tokens: np.ndarr
     """Write one shard of one domain atomically; return the two paths written.
 
     ``tokens`` holds the documents' tokens back to back, ``doc_lens[i]`` tokens each.
+    (`ShardWriter` writes a shard batch by batch.)
     """
-    doc_lens = np.asarray(doc_lens, dtype=np.int64)
-    if int(doc_lens.sum()) != len(tokens):
-        msg = f"shard {shard}/{domain}: doc lengths sum to {doc_lens.sum()}, tokens {len(tokens)}"
-        raise ValueError(msg)
-    offsets = np.zeros(len(doc_lens), dtype=np.int64)
-    np.cumsum(doc_lens[:-1], out=offsets[1:])
-    folder = Path(store_dir) / domain
-    bin_path, docs_path = folder / f"{shard}.bin", folder / f"{shard}.docs.parquet"
-    with atomic_path(bin_path) as tmp:
-        np.ascontiguousarray(tokens).tofile(tmp)
-    table = pa.table({"id": ids, "source": sources, "n_tokens": doc_lens,
-                      "n_bytes": np.asarray(n_bytes, dtype=np.int64), "offset": offsets},
-                     schema=DOCS_SCHEMA)
-    with atomic_path(docs_path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-    return [bin_path, docs_path]
+    with ShardWriter(store_dir, shard) as out:
+        out.append(domain, tokens, doc_lens, ids, sources, n_bytes)
+    return out.outputs
+
+
+@dataclass
+class _Pending:
+    """One domain of a shard being written: its open temporary ``.bin`` and its rows."""
+
+    bin_path: Path
+    file: BinaryIO
+    lens: list[np.ndarray] = field(default_factory=list)
+    ids: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
+    n_bytes: list[np.ndarray] = field(default_factory=list)
+
+
+def _chunks(parts: list) -> pa.ChunkedArray:
+    return pa.chunked_array([c for p in parts for c in
+                             (p.chunks if isinstance(p, pa.ChunkedArray) else [pa.array(p)])])
+
+
+class ShardWriter:
+    """One shard of a store, written batch by batch, atomically.
+
+    `append` adds documents of a domain: their tokens go straight to the domain's
+    temporary ``.bin`` (memory: one batch, not the shard), their rows (id, source,
+    counts: small) are kept until the end. Leaving the ``with`` block writes each
+    domain's ``.docs.parquet`` and renames every file into place; an error leaves none of
+    them. ``outputs``: the paths written, per domain ``.bin`` then ``.docs.parquet``.
+    """
+
+    def __init__(self, store_dir: str | Path, shard: str) -> None:
+        self.store_dir, self.shard = Path(store_dir), shard
+        self.outputs: list[Path] = []
+        self._stack = contextlib.ExitStack()
+        self._domains: dict[str, _Pending] = {}
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            self._stack.__exit__(*exc)  # temporary files removed, nothing renamed
+            return
+        self._close()
+
+    def append(self, domain: str, tokens: np.ndarray, doc_lens: np.ndarray,
+               ids: list[str] | pa.Array | pa.ChunkedArray,
+               sources: list[str] | pa.Array | pa.ChunkedArray, n_bytes: np.ndarray) -> None:
+        """Add documents of ``domain``: ``tokens`` back to back (the store's dtype),
+        ``doc_lens[i]`` tokens each, and their ids, sources and UTF-8 byte counts."""
+        doc_lens = np.asarray(doc_lens, dtype=np.int64)
+        if int(doc_lens.sum()) != len(tokens):
+            msg = (f"shard {self.shard}/{domain}: doc lengths sum to {doc_lens.sum()}, "
+                   f"tokens {len(tokens)}")
+            raise ValueError(msg)
+        d = self._domains.get(domain)
+        if d is None:
+            bin_path = self.store_dir / domain / f"{self.shard}.bin"
+            tmp = self._stack.enter_context(atomic_path(bin_path))
+            d = self._domains[domain] = _Pending(bin_path,
+                                                 self._stack.enter_context(open(tmp, "wb")))
+        np.ascontiguousarray(tokens).tofile(d.file)
+        d.lens.append(doc_lens)
+        d.ids.append(ids)
+        d.sources.append(sources)
+        d.n_bytes.append(np.asarray(n_bytes, dtype=np.int64))
+
+    def _close(self) -> None:
+        with self._stack:
+            for name in sorted(self._domains):
+                d = self._domains[name]
+                lens = np.concatenate(d.lens)
+                offsets = np.zeros(len(lens), dtype=np.int64)
+                np.cumsum(lens[:-1], out=offsets[1:])
+                table = pa.table({"id": _chunks(d.ids), "source": _chunks(d.sources),
+                                  "n_tokens": lens, "n_bytes": np.concatenate(d.n_bytes),
+                                  "offset": offsets}, schema=DOCS_SCHEMA)
+                docs_path = d.bin_path.with_name(f"{self.shard}.docs.parquet")
+                with atomic_path(docs_path) as tmp:
+                    pq.write_table(table, tmp, compression="zstd")
+                self.outputs += [d.bin_path, docs_path]
+        # leaving the stack closed every .bin and renamed it into place
 
 
 def finalize_store(store_dir: str | Path, vocab_size: int, tokenizer: dict,

@@ -104,6 +104,30 @@ def test_framing_policies():
         naive[(bos, eos)] = (out, new)
         got, got_lens = frame(tokens, lens, bos, eos)
         assert got.tolist() == out and got_lens.tolist() == new
+        # reordered (the stage groups documents by domain) and narrowed, in the same pass
+        order = np.array([2, 0, 1])
+        docs = [out[sum(new[:k]):sum(new[:k]) + new[k]] for k in range(len(new))]
+        got, got_lens = frame(tokens, lens, bos, eos, order, np.uint16)
+        assert got.dtype == np.uint16 and got_lens.tolist() == [new[k] for k in order]
+        assert got.tolist() == [t for k in order for t in docs[k]]
+
+
+def test_batches_and_domains_do_not_change_the_store(run, trained_json, tmp_path,
+                                                     ingested_run):
+    # one batch per shard vs tiny batches (many encode calls, read-ahead, writes appended
+    # batch by batch, several domains per batch): the same bytes
+    cfg = TokenizeConfig(tokenizer=str(trained_json))
+    tokenize(cfg, run, LocalExecutor(1))
+    other = tmp_path / "small-batches"
+    shutil.copytree(ingested_run, other)
+    report, _ = tokenize(TokenizeConfig(tokenizer=str(trained_json), batch_mb=0.02), other,
+                         LocalExecutor(1))
+    assert report.ran
+    files = sorted(p.relative_to(run) for p in (run / "tokenize").rglob("*")
+                   if p.suffix in (".bin", ".parquet", ".npy") or p.name == "store.json")
+    assert any(str(f).endswith(".bin") for f in files)
+    for f in files:
+        assert (other / f).read_bytes() == (run / f).read_bytes(), f
 
 
 def test_dtype_boundary_and_uint32_store(run, sample_texts):
