@@ -73,9 +73,9 @@ class LoadedTokenizer:
     tiktoken: TiktokenRecipe | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __getstate__(self) -> dict:  # the derived views are rebuilt on demand
-        return {k: v for k, v in self.__dict__.items()
-                if k not in ("hf", "spec_json", "vocab_size")}
+    def __getstate__(self) -> dict:  # the parsed views are rebuilt on demand (an int is
+        # kept: a worker that needs no parse, the native engine's, then never parses)
+        return {k: v for k, v in self.__dict__.items() if k not in ("hf", "spec_json")}
 
     @cached_property
     def spec_json(self) -> dict[str, Any]:

@@ -4,8 +4,8 @@ Loading a tokenizer for the fast engines costs a fixed 0.06-0.8 s before the fir
 document is encoded (8k to 65k vocabularies, measured in docs/benchmarks.md): the
 tiktoken recipe rebuilt from the ``tokenizer.json`` merges, the vocabulary part of the
 load-time proof (every merge result encodes to itself in `tokenizers`), the native
-engine's hash tables of ranks and rank pairs, and the bytes of every token id
-(``token_bytes.npy``). None of it depends on the documents, so it is computed once per
+engine's hash tables of ranks and rank pairs, the vocabulary size and the bytes of every
+token id (``token_bytes.npy``). None of it depends on the documents, so it is computed once per
 tokenizer and kept here, as Numba keeps compiled kernels: a later run reads it back in
 a few milliseconds. The part of the proof that runs on a sample of the user's own
 documents is never cached (`fast.build_encoder` runs it every time).

@@ -79,6 +79,8 @@ def test_a_hit_gives_the_parts_of_a_miss(trained, sample_texts, cache, monkeypat
     assert built.tables.keys() == read.tables.keys()
     assert all(np.array_equal(built.tables[k], read.tables[k]) for k in built.tables)
     assert np.array_equal(built.token_bytes[0], read.token_bytes[0])
+    assert built.token_bytes[1] == read.token_bytes[1]
+    assert read.vocab_size == built.vocab_size == trained.vocab_size
     enc = build_encoder(trained, sample=sample_texts[:8], threads=2)
     tokens, lens = enc.encode(sample_texts)
     ref = enc.hf.encode_batch(sample_texts, add_special_tokens=False)
