@@ -17,10 +17,11 @@ Within a shard, reading the next batch and writing the last one overlap with enc
 (`tokenize_shard`); the engine's tables come from the tokenizer cache
 (`tokenizer_cache`), so a run pays for them once per tokenizer, not once per run.
 
-Memory per worker: two record batches of text (``batch_mb``, default 16 MB: the one being
-encoded and the one read ahead) and two batches' tokens (4 bytes a token, ~1 token per
-3-4 bytes), plus the documents' rows of the current shard (id, source, counts); tokens go
-to the shard's files as each batch is done (`store.ShardWriter`).
+Memory per worker: up to three record batches of text (``batch_mb``, default 16 MB: the
+one being encoded, the one being written, the one read ahead) and two batches' tokens (4
+bytes a token, ~1 token per 3-4 bytes), plus the documents' rows of the current shard
+(id, source, counts); tokens go to the shard's files as each batch is done
+(`store.ShardWriter`).
 
 Documents with no tokens (empty text) are kept: an empty document is a document, and
 with BOS/EOS it still has tokens. Docs in = docs written, always.
@@ -154,11 +155,11 @@ def frame(tokens: np.ndarray, lens: np.ndarray, bos: int | None, eos: int | None
     return out, lens[order] + extra
 
 
-def encode_table(table: pa.Table, enc: Encoder, bos: int | None, eos: int | None,
-                 dtype: np.dtype) -> dict[str, tuple]:
-    """Encode a document table; per domain (tokens framed in ``dtype``, lens, ids,
+def frame_table(table: pa.Table, tokens: np.ndarray, lens: np.ndarray, bos: int | None,
+                eos: int | None, dtype: np.dtype) -> dict[str, tuple]:
+    """A document table's encoded documents (``tokens`` back to back, ``lens[i]`` each),
+    framed and split by domain: per domain (tokens framed in ``dtype``, lens, ids,
     sources, n_bytes), documents in table order within a domain."""
-    tokens, lens = enc.encode(table["text"])  # Arrow: the native engine reads it in place
     n_bytes = pc.binary_length(table["text"]).to_numpy().astype(np.int64)
     uniq = sorted(pc.unique(table["domain"]).to_pylist())
     if len(uniq) == 1:
@@ -211,14 +212,16 @@ def read_batches(path: str | Path, batch_bytes: float) -> Iterator[pa.Table]:
 def tokenize_shard(task: ShardTask[EncodeParams]) -> dict:
     """Encode one input shard into the store; return counts and the files written.
 
-    Three things overlap: one thread reads the next batch (parquet) and appends the last
-    one's tokens to the store while the encoder's threads encode this one."""
+    Three things overlap: while the encoder's threads encode a batch, one I/O thread
+    frames the last batch and appends it to the shard's files (`store.ShardWriter`), then
+    reads the next one (parquet)."""
     p = task.params
     counts = {"docs_in": 0, "kept": 0, "rejected": 0, "tokens": 0, "bytes": 0}
     docs: dict[str, int] = {}
 
-    def store(out: ShardWriter, parts: dict[str, tuple]) -> None:
-        for d, part in parts.items():
+    def store(out: ShardWriter, table: pa.Table, tokens: np.ndarray, lens: np.ndarray
+              ) -> None:
+        for d, part in frame_table(table, tokens, lens, p.bos, p.eos, p.dtype).items():
             out.append(d, *part)
             docs[d] = docs.get(d, 0) + len(part[1])
             counts["tokens"] += int(part[1].sum())
@@ -231,10 +234,11 @@ def tokenize_shard(task: ShardTask[EncodeParams]) -> dict:
         written: Future | None = None
         while (table := ahead.result()) is not None:
             ahead = io.submit(next, batches, None)
-            parts = encode_table(table, p.encoder, p.bos, p.eos, p.dtype)
+            # Arrow in: the native engine reads the text buffers in place
+            tokens, lens = p.encoder.encode(table["text"])
             if written is not None:
                 written.result()
-            written = io.submit(store, out, parts)
+            written = io.submit(store, out, table, tokens, lens)
         if written is not None:
             written.result()
     for d, n in sorted(docs.items()):
