@@ -199,7 +199,8 @@ def read_batches(path: str | Path, batch_bytes: float) -> Iterator[pa.Table]:
     pf = pq.ParquetFile(path)
     batch: list[pa.RecordBatch] = []
     size, target = 0, batch_bytes / 16
-    for rb in pf.iter_batches(batch_size=1024, columns=list(COLUMNS)):
+    # one thread: the encoder's threads have the cores (Arrow's pool: same CPU seconds)
+    for rb in pf.iter_batches(batch_size=1024, columns=list(COLUMNS), use_threads=False):
         batch.append(rb)
         size += rb.column(1).nbytes
         if size >= target:
