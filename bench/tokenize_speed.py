@@ -11,6 +11,8 @@ ranges over the repeats:
 * ``datatrove``     datatrove's ``DocumentTokenizer`` (encode_batch + its token files)
 * ``native``        mixforge's encoder alone on the Arrow text column (all cores; a fresh
                     encoder each repeat, so its pre-token cache starts cold); ``-1t``: one
+* ``native-batched`` the same encoder called on the batches the stage encodes
+                    (`stage.batch_targets`: 1 MB, 2, 4, 8, then 16 MB), text in memory
 * ``plan``          `plan_tokenize` alone: load the tokenizer, prove the engine on a sample
 * ``stage``         the `tokenize` stage end to end: read parquet, load and prove the
                     engine, encode, frame with EOS, write the store and store.json, with
@@ -19,7 +21,8 @@ ranges over the repeats:
 * ``stage-cold``    the same with an empty tokenizer cache (a tokenizer's first run)
 
 Texts are in memory for every encoder path (Python strings for the peers, the Arrow
-column for ``native``). "stage overhead" is stage / native - 1 (warm and cold cache). Each
+column for ``native``). "stage overhead" is stage / native - 1 (warm and cold cache; and
+stage / native-batched - 1, the encoder called as the stage calls it). Each
 path is timed in
 wall seconds and in process CPU seconds (all threads): on a machine shared with other
 jobs the CPU seconds of a one-thread path are its cost per core, whatever the load.
@@ -50,7 +53,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench import _common
@@ -58,7 +63,13 @@ from mixforge.executor import LocalExecutor
 from mixforge.stats import stage_files
 from mixforge.tokenize.fast import build_encoder, tiktoken_compat
 from mixforge.tokenize.loading import load_tokenizer
-from mixforge.tokenize.stage import EOS_CANDIDATES, TokenizeConfig, plan_tokenize, tokenize
+from mixforge.tokenize.stage import (
+    EOS_CANDIDATES,
+    TokenizeConfig,
+    batch_targets,
+    plan_tokenize,
+    tokenize,
+)
 
 BPE_OPENAI = {"cl100k_base", "o200k_base"}
 
@@ -131,7 +142,9 @@ def bench_one(spec: str, run: Path, table: pa.Table, args) -> list[dict]:
     assert lens.tolist() == [len(w) for w in want], "mixforge and tokenizers differ"
     # a fresh encoder per repeat (built outside the timer): its pre-token cache starts cold
     fresh = {"native": lambda: build_encoder(tok, probe.engine, threads=args.workers),
+             "native-batched": lambda: build_encoder(tok, probe.engine, threads=args.workers),
              "native-1t": lambda: build_encoder(tok, probe.engine, threads=1)}
+    batches = stage_batches(col, TokenizeConfig().batch_mb * 1e6)
     if "datatrove" not in skip and eos is not None and tok.json_text is not None:
         paths["datatrove"] = "datatrove"
     paths["plan"] = "plan"
@@ -145,7 +158,8 @@ def bench_one(spec: str, run: Path, table: pa.Table, args) -> list[dict]:
         for k, fn in [*fresh.items(), *paths.items()]:
             if k in fresh:
                 enc = fn()
-                dt, _ = timed(lambda enc=enc: enc.encode(col))
+                parts = batches if k == "native-batched" else [col]
+                dt, _ = timed(lambda enc=enc, parts=parts: [enc.encode(p) for p in parts])
             elif fn == "datatrove":
                 dt = run_datatrove(texts, spec, eos)
             elif fn == "plan":
@@ -185,6 +199,7 @@ def bench_one(spec: str, run: Path, table: pa.Table, args) -> list[dict]:
         ("native-1t", "tiktoken-1t"), ("native-1t", "bpe-openai-1t"), ("native-1t", "hf")]}
     over = ratio("stage", "native")
     over_cold = ratio("stage-cold", "native")
+    over_batched = ratio("stage", "native-batched")
     rows.append({"tokenizer": label, "engine": meta.get("engine"),
                  "engine_reason": meta.get("engine_reason"),
                  "ratios": {k: v for k, v in ratios.items() if v},
@@ -192,7 +207,9 @@ def bench_one(spec: str, run: Path, table: pa.Table, args) -> list[dict]:
                  "stage_overhead_pct": over and {k: round(100 * (1 / x - 1), 1)
                                                  for k, x in over.items()},
                  "stage_overhead_cold_pct": over_cold and {
-                     k: round(100 * (1 / x - 1), 1) for k, x in over_cold.items()}})
+                     k: round(100 * (1 / x - 1), 1) for k, x in over_cold.items()},
+                 "stage_overhead_batched_pct": over_batched and {
+                     k: round(100 * (1 / x - 1), 1) for k, x in over_batched.items()}})
     return rows
 
 
@@ -212,6 +229,25 @@ def _cache(cold: bool):
                 del os.environ["MIXFORGE_CACHE"]
             else:
                 os.environ["MIXFORGE_CACHE"] = old
+
+
+OVERHEADS = (("stage_overhead_pct", "native encoding (warm tokenizer cache)"),
+             ("stage_overhead_cold_pct", "native encoding (cold tokenizer cache)"),
+             ("stage_overhead_batched_pct", "native-batched (warm tokenizer cache)"))
+
+
+def stage_batches(col: pa.ChunkedArray, batch_bytes: float) -> list[pa.Array]:
+    """The text column cut as the stage cuts it (`stage.batch_targets`)."""
+    col = col.combine_chunks()
+    ends = np.cumsum(pc.binary_length(col).to_numpy())
+    out, a, base = [], 0, 0
+    for target in batch_targets(batch_bytes):
+        if a >= len(col):
+            return out
+        b = max(a + 1, int(np.searchsorted(ends, base + target)) + 1)
+        out.append(col.slice(a, b - a))
+        base, a = int(ends[min(b, len(col)) - 1]), b
+    return out
 
 
 def run_datatrove(texts: list[str], spec: str, eos: str) -> float:
@@ -243,12 +279,11 @@ def table_rows(rows: list[dict]) -> tuple[list[dict], str]:
             for k, v in r[key].items():
                 out.append({"tokenizer": r["tokenizer"], "what": f"{k} ({kind} s)",
                             "ratio": f"**{v['median']:.2f}x** ({v['min']:.2f}-{v['max']:.2f})"})
-        for key, cache in (("stage_overhead_pct", "warm"), ("stage_overhead_cold_pct", "cold")):
+        for key, what in OVERHEADS:
             o = r.get(key)
             if o:
                 lo, hi = sorted((o["min"], o["max"]))
-                out.append({"tokenizer": r["tokenizer"], "what": "stage overhead over native "
-                            f"encoding ({cache} tokenizer cache)",
+                out.append({"tokenizer": r["tokenizer"], "what": f"stage overhead over {what}",
                             "ratio": f"{o['median']:.0f}% ({lo:.0f}-{hi:.0f}%)"})
     return out, " ".join(notes)
 
@@ -267,11 +302,10 @@ def print_rows(rows: list[dict]) -> None:
                 print(f"  {k:<28} {v['median']:.2f}x ({v['min']:.2f}-{v['max']:.2f})")
             for k, v in r["cpu_ratios"].items():
                 print(f"  {k + ' (cpu s)':<28} {v['median']:.2f}x ({v['min']:.2f}-{v['max']:.2f})")
-            for key, cache in (("stage_overhead_pct", "warm"),
-                               ("stage_overhead_cold_pct", "cold")):
+            for key, what in OVERHEADS:
                 o = r.get(key)
                 if o:
-                    print(f"  stage overhead over native ({cache} cache)  {o['median']:.1f}% "
+                    print(f"  stage overhead over {what}  {o['median']:.1f}% "
                           f"({o['max']:.1f} to {o['min']:.1f})")
 
 

@@ -191,21 +191,30 @@ class EncodeParams:
     batch_bytes: float  # text bytes encoded per call
 
 
-def read_batches(path: str | Path, batch_bytes: float) -> Iterator[pa.Table]:
-    """The documents of a parquet shard as tables of about ``batch_bytes`` of text.
+def batch_targets(batch_bytes: float) -> Iterator[float]:
+    """The text bytes of each batch `read_batches` yields: 1/16 of ``batch_bytes``,
+    doubling, then ``batch_bytes`` (small first batches: encoding starts sooner, while
+    the next batch is read)."""
+    target = batch_bytes / 16
+    while True:
+        yield target
+        target = min(batch_bytes, 2 * target)
 
-    The first batches are smaller (1/16 of ``batch_bytes``, doubling): encoding starts
-    sooner, while the next batch is read (`tokenize_shard` reads ahead)."""
+
+def read_batches(path: str | Path, batch_bytes: float) -> Iterator[pa.Table]:
+    """The documents of a parquet shard as tables of about `batch_targets` bytes of text
+    (a batch ends at the first 1,024-row record batch that reaches its target)."""
     pf = pq.ParquetFile(path)
     batch: list[pa.RecordBatch] = []
-    size, target = 0, batch_bytes / 16
+    size, targets = 0, batch_targets(batch_bytes)
+    target = next(targets)
     # one thread: the encoder's threads have the cores (Arrow's pool: same CPU seconds)
     for rb in pf.iter_batches(batch_size=1024, columns=list(COLUMNS), use_threads=False):
         batch.append(rb)
         size += rb.column(1).nbytes
         if size >= target:
             yield pa.Table.from_batches(batch).combine_chunks()
-            batch, size, target = [], 0, min(batch_bytes, 2 * target)
+            batch, size, target = [], 0, next(targets)
     if batch:
         yield pa.Table.from_batches(batch).combine_chunks()
 
