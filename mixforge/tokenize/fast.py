@@ -656,7 +656,7 @@ class Encoder:
         return np.concatenate(out), np.array(lens, dtype=np.int64)
 
     def _encode_hf(self, texts: list[str], hf=None) -> tuple[np.ndarray, np.ndarray]:
-        hf = hf or self.hf
+        hf = hf if hf is not None else self.hf
         for i, t in enumerate(texts):
             if not t.isascii():
                 try:

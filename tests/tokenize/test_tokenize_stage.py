@@ -189,3 +189,23 @@ def test_cli_train_tokenize_inspect(run):
     assert meta["framing"] == "both" and meta["vocab_size"] == 600
     res = cli.invoke(main, ["tokenizer", "inspect", str(run / "tokenizer" / "tokenizer.json")])
     assert res.exit_code == 0 and "round trip   True" in res.output, res.output
+
+
+def test_shard_writer_appends_batches_and_leaves_nothing_on_error(tmp_path):
+    from mixforge.tokenize.store import ShardWriter, write_shard
+
+    toks = np.arange(10, dtype=np.uint16)
+    with ShardWriter(tmp_path / "a", "s0") as out:  # two batches of one domain
+        out.append("d", toks[:4], [1, 3], ["x", "y"], ["f:1", "f:2"], [5, 6])
+        out.append("d", toks[4:], [6], ["z"], ["f:3"], [7])
+    write_shard(tmp_path / "b", "s0", "d", toks, [1, 3, 6], ["x", "y", "z"],
+                ["f:1", "f:2", "f:3"], [5, 6, 7])  # the same shard in one go
+    assert [p.relative_to(tmp_path / "a") for p in out.outputs] == [
+        Path("d/s0.bin"), Path("d/s0.docs.parquet")]
+    for name in ("d/s0.bin", "d/s0.docs.parquet"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert pq.read_table(tmp_path / "a/d/s0.docs.parquet")["offset"].to_pylist() == [0, 1, 4]
+    with pytest.raises(RuntimeError), ShardWriter(tmp_path / "c", "s0") as out:
+        out.append("d", toks, [10], ["x"], ["f:1"], [9])
+        raise RuntimeError
+    assert [p for p in (tmp_path / "c").rglob("*") if p.is_file()] == []
