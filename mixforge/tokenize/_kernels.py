@@ -83,6 +83,45 @@ def _has_unknown(data, start, end, cls):
     return False
 
 
+QC_NOT_YES = 255  # in a quick-check table (`native.quick_check_table`): No or Maybe
+
+
+@njit(**_JIT)
+def _quick_check(data, offsets, qc, out):
+    """The Unicode normalization quick check (UAX #15, section 9) of each document
+    data[offsets[d]:offsets[d + 1]]: out[d] = True when it answers Yes (every code point
+    has Quick_Check = Yes and the non-zero canonical combining classes never decrease
+    within a run of non-starters), False for No or Maybe, and for malformed UTF-8.
+    ``qc``: the combining class per code point, `QC_NOT_YES` where Quick_Check is not
+    Yes (ASCII is class 0 and Yes in every form: one compare per byte)."""
+    for d in range(len(offsets) - 1):
+        i = offsets[d]
+        end = offsets[d + 1]
+        last = 0
+        yes = True
+        while i < end:
+            b = data[i]
+            if b < 0x80:
+                last = 0
+                i += 1
+                continue
+            n = 2 if b < 0xE0 else (3 if b < 0xF0 else 4)
+            if b < 0xC2 or b > 0xF4 or i + n > end:
+                yes = False
+                break
+            cp, n = _cp(data, i, end)
+            if cp > 0x10FFFF:
+                yes = False
+                break
+            k = qc[cp]
+            if k == QC_NOT_YES or (k != 0 and last > k):
+                yes = False
+                break
+            last = k
+            i += n
+        out[d] = yes
+
+
 @njit(**_JIT, inline="always")
 def _run(data, i, end, cls, want):
     """End of the run of characters whose class has a bit of ``want``, from i."""

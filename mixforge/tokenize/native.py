@@ -29,7 +29,8 @@ from ..storage import cache_dir
 from . import _kernels as K
 from ._kernels import CLS_UNKNOWN
 
-__all__ = ["CLS_UNKNOWN", "PATTERNS", "NativeBPE", "char_classes", "supports"]
+__all__ = ["CLS_UNKNOWN", "FORMS", "PATTERNS", "NativeBPE", "char_classes", "quick_check",
+           "quick_check_table", "supports"]
 
 # The split regexes the matchers implement, exactly as written in the tokenizers and
 # tiktoken encodings that use them (an equivalent regex written otherwise is not taken).
@@ -48,7 +49,39 @@ PATTERNS: dict[str, int] = {
     r"""[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""": K.PAT_GPT4,
 }
 
-_CLASSES: np.ndarray | None = None
+_TABLES: dict[str, np.ndarray] = {}
+
+
+def _code_point_table(name: str, layout: int, build) -> np.ndarray:
+    """A uint8-per-code-point table that depends only on this Python's Unicode database:
+    ``build()`` once, then kept in memory and in `mixforge.storage.cache_dir`
+    (``$MIXFORGE_CACHE``, default ``~/.cache/mixforge``) as
+    ``unicode-<name>-<Unicode version>-v<layout>.npy``, written atomically (bump
+    ``layout`` when ``build`` changes). An unreadable or malformed file is rebuilt; a
+    read-only cache directory only means no cache."""
+    key = f"{name}-{unicodedata.unidata_version}-v{layout}"
+    table = _TABLES.get(key)
+    if table is not None:
+        return table
+    path = cache_dir() / f"unicode-{key}.npy"
+    try:
+        table = np.load(path)
+        if table.shape == (0x110000,) and table.dtype == np.uint8:
+            _TABLES[key] = table
+            return table
+    except (OSError, ValueError):
+        pass
+    table = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, table)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    _TABLES[key] = table
+    return table
 
 
 def char_classes() -> np.ndarray:
@@ -56,21 +89,12 @@ def char_classes() -> np.ndarray:
     ``CLS_WS`` (White_Space: ``\\s`` of the regex engines), ``CLS_UNKNOWN`` (unassigned
     or a surrogate in this Python's Unicode database).
 
-    Built from `unicodedata` (~0.2 s), then kept in memory and in
-    `mixforge.storage.cache_dir` (``$MIXFORGE_CACHE``, default ``~/.cache/mixforge``),
-    keyed by the Unicode version.
+    Built from `unicodedata` (~0.2 s), then cached (`_code_point_table`).
     """
-    global _CLASSES
-    if _CLASSES is not None:
-        return _CLASSES
-    path = cache_dir() / f"unicode-classes-{unicodedata.unidata_version}-v1.npy"
-    try:
-        table = np.load(path)
-        if table.shape == (0x110000,) and table.dtype == np.uint8:
-            _CLASSES = table
-            return table
-    except (OSError, ValueError):
-        pass
+    return _code_point_table("classes", 1, _build_classes)
+
+
+def _build_classes() -> np.ndarray:
     cats = [unicodedata.category(chr(c)) for c in range(0x110000)]
     table = np.zeros(0x110000, dtype=np.uint8)
     for c, cat in enumerate(cats):
@@ -84,16 +108,64 @@ def char_classes() -> np.ndarray:
     for c in (*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
               0x2029, 0x202F, 0x205F, 0x3000):
         table[c] |= K.CLS_WS
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, table)
-        os.replace(tmp, path)
-    except OSError:
-        pass
-    _CLASSES = table
     return table
+
+
+FORMS = ("NFC", "NFD", "NFKC", "NFKD")
+
+
+def quick_check_table(form: str) -> np.ndarray:
+    """uint8 per code point for the normalization quick check of ``form`` (one of
+    `FORMS`; `_kernels._quick_check`): the canonical combining class, or
+    `_kernels.QC_NOT_YES` where the code point's ``<form>_Quick_Check`` property is No or
+    Maybe (Unicode Standard Annex #15, section 9, "Detecting Normalization Forms").
+
+    Derived from this Python's `unicodedata` (~1 s once, then cached like
+    `char_classes`), as a superset of the published property, which Python does not
+    expose: No = the code point alone is not in ``form`` (a character that may never
+    occur in the form is not normalized alone either); Maybe (NFC, NFKC only) = the
+    second code point of the two-character canonical decomposition of a primary
+    composite (one NFC keeps), and the Hangul vowel and trailing jamo (U+1161..U+1175,
+    U+11A8..U+11C2), which compose with what precedes them. Checked equal to the
+    ``regex`` module's ``NFKC_Quick_Check`` on every code point Python assigns
+    (tests/tokenize/test_tokenize_quick_check.py); a superset would only send more
+    documents to the exact check.
+    """
+    if form not in FORMS:
+        msg = f"normalization form {form!r}: choose one of {', '.join(FORMS)}"
+        raise ValueError(msg)
+    return _code_point_table(f"quick-check-{form}", 1, lambda: _build_quick_check(form))
+
+
+def _build_quick_check(form: str) -> np.ndarray:
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for c in range(0x80, 0x110000):  # ASCII: class 0, Yes in every form
+        ch = chr(c)
+        if unicodedata.normalize(form, ch) != ch:
+            table[c] = K.QC_NOT_YES
+        else:
+            table[c] = unicodedata.combining(ch)
+    if form in ("NFC", "NFKC"):
+        for c in range(0x80, 0x110000):
+            d = unicodedata.decomposition(chr(c))
+            if d and not d.startswith("<") and unicodedata.normalize("NFC", chr(c)) == chr(c):
+                parts = d.split()  # c is a primary composite: its second part composes
+                if len(parts) == 2:
+                    table[int(parts[1], 16)] = K.QC_NOT_YES
+        table[0x1161:0x1176] = K.QC_NOT_YES
+        table[0x11A8:0x11C3] = K.QC_NOT_YES
+    return table
+
+
+def quick_check(form: str, data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """bool per document of an Arrow string column's buffers (``data``: UTF-8 bytes,
+    uint8; ``offsets``: int64, n + 1): True where the Unicode quick check of ``form``
+    answers Yes, so the document is in that form already; False (Maybe or No, or
+    malformed UTF-8) means only that the exact check must decide.
+    """
+    out = np.empty(len(offsets) - 1, dtype=np.bool_)
+    K._quick_check(data, offsets, quick_check_table(form), out)
+    return out
 
 
 class NativeBPE:
