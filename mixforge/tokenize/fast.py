@@ -68,7 +68,6 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import ConfigError, InputError
 from .loading import LoadedTokenizer, TiktokenRecipe, bytes_to_unicode
@@ -497,33 +496,22 @@ class Encoder:
 
     def _normalized(self, col: pa.Array, data: np.ndarray, offsets: np.ndarray
                     ) -> pa.Array | None:
-        """``col`` with every document the normalizer changes replaced by its normal form
-        (None when none changes). For a Unicode normal form only the documents whose
-        quick check (`native.quick_check`: Numba over the UTF-8 buffer) is not Yes are
-        taken out of Arrow and checked exactly in Python (`_normalizer`); with another
-        normalizer, every document is."""
-        todo = None
-        if self._form is not None:
-            from .native import quick_check
-
-            todo = np.flatnonzero(~quick_check(self._form, data, offsets))
-            if len(todo) == 0:
-                return None
-            texts = col.take(pa.array(todo)).to_pylist()
-        else:
+        """``col`` with every document in the normalizer's output (None when none
+        changes). For a Unicode normal form the quick check runs in Numba over the UTF-8
+        buffer and only the spans it cannot pass go through Python
+        (`native.normalize_column`, exactly `_normalizer` on each whole document); with
+        another normalizer every document does."""
+        if self._form is None:
             texts = col.to_pylist()
-        normed = [self._normalize_light(t) for t in texts]
-        changed = np.fromiter((a is not b for a, b in zip(normed, texts, strict=True)),
-                              dtype=np.bool_, count=len(texts))
-        if not changed.any():
+            return pa.array([self._normalize_light(t) for t in texts], pa.large_string())
+        from .native import normalize_column
+
+        out = normalize_column(self._form, data, offsets, self._normalize_light)
+        if out is None:
             return None
-        if todo is None:
-            return pa.array(normed, pa.large_string())
-        mask = np.zeros(len(col), dtype=np.bool_)
-        mask[todo[changed]] = True
-        new = pa.array([t for t, c in zip(normed, changed, strict=True) if c],
-                       pa.large_string())
-        return pc.replace_with_mask(col.cast(pa.large_string()), pa.array(mask), new)
+        new_data, new_offsets = out
+        return pa.LargeStringArray.from_buffers(len(col), pa.py_buffer(new_offsets),
+                                                pa.py_buffer(new_data))
 
     def _get_pool(self) -> ThreadPoolExecutor:
         with self._lock:
