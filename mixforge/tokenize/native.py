@@ -132,7 +132,7 @@ def quick_check_table(form: str) -> np.ndarray:
     Python assigns (tests/tokenize/test_tokenize_quick_check.py). Code points this
     Python does not assign are marked No too: a later Unicode version (another
     normalizer's) may give them a combining class, so they are never taken for a
-    normalization boundary.
+    normalization boundary; so are surrogates (malformed UTF-8 when encoded).
     """
     if form not in FORMS:
         msg = f"normalization form {form!r}: choose one of {', '.join(FORMS)}"
@@ -144,7 +144,7 @@ def _build_quick_check(form: str) -> np.ndarray:
     table = np.zeros(0x110000, dtype=np.uint8)
     for c in range(0x80, 0x110000):  # ASCII: class 0, Yes in every form
         ch = chr(c)
-        if unicodedata.category(ch) == "Cn" or unicodedata.normalize(form, ch) != ch:
+        if unicodedata.category(ch) in ("Cn", "Cs") or unicodedata.normalize(form, ch) != ch:
             table[c] = K.QC_NOT_YES
         else:
             table[c] = unicodedata.combining(ch)
