@@ -457,6 +457,7 @@ class Encoder:
         n_docs = len(col)
         if n_docs == 0:
             return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        raw = col
         data, offsets = _buffers(col)
         if self._normalize_light is not None:
             normed = self._normalized(col, data, offsets)
@@ -482,8 +483,8 @@ class Encoder:
         if self._id_map is not None:
             tokens = self._id_map[tokens]
         if flags.any():  # code points outside this Python's Unicode tables: tiktoken
-            idx = np.flatnonzero(flags)
-            ft, fl = self._encode_chunk([col[int(i)].as_py() for i in idx], 0)
+            idx = np.flatnonzero(flags)  # (it normalizes the raw text itself)
+            ft, fl = self._encode_chunk([raw[int(i)].as_py() for i in idx], 0)
             lens = lens.copy()
             lens[idx] = fl
             doc_of = np.repeat(np.arange(n_docs), lens)

@@ -240,3 +240,15 @@ def test_a_normalizer_that_changes_ascii_applies_to_ascii_only_batches(tmp_path)
     assert enc.engine == "native"
     for texts in (["HELLO World", "abc"], ["HÉLLO", "World"]):
         assert split(*enc.encode(pa.array(texts))) == hf_ids(hf, texts)
+
+
+def test_a_document_the_fallback_encodes_is_normalized_once(tmp_path):
+    # a code point Python 3.11 does not assign sends its document to tiktoken, which
+    # normalizes the raw text: not the native path's output again (Replace is not
+    # idempotent, NFKC is)
+    path = tmp_path / "replace.json"
+    hf = _bpe(normalizers.Replace("y", "yy"), ["xx yy x y"] * 50, path)
+    enc = build_encoder(load_tokenizer(path), "native", threads=1)
+    assert enc.engine == "native"
+    texts = ["y \U0001fae9 y", "x y", "\u0378y"]
+    assert split(*enc.encode(pa.array(texts))) == hf_ids(hf, texts)
