@@ -14,6 +14,11 @@ added token matched in text (with ``specials="text"``, control tokens never are)
 Anything else stays on tiktoken. A document holding a code point this Python's Unicode
 database does not assign (its tables could differ from the regex engines') is encoded by
 tiktoken instead; `fast.build_encoder` proves the ids on a sample at load time.
+
+A Unicode normal form (NFC, NFD, NFKC, NFKD: the 65k NFKC tokenizer's normalizer) is
+checked here too (`normalize_column`): the quick check of UAX #15 runs over the same
+buffers and only the spans it cannot pass reach Python, ~0.4% of the bytes of a
+mixed-script corpus (gettext, 28 languages: 17,170 spans, 82 KB of 22.6 MB).
 """
 
 from __future__ import annotations
