@@ -353,6 +353,16 @@ def _known_code_points() -> np.ndarray:
     return (char_classes() & CLS_UNKNOWN) == 0
 
 
+def _unicode_form(tok: LoadedTokenizer) -> str | None:
+    """The Unicode normal form that is the tokenizer's whole normalizer (NFC, NFD, NFKC,
+    NFKD, alone or as a one-step Sequence), or None."""
+    spec = tok.spec_json.get("normalizer") or {}
+    if spec.get("type") == "Sequence" and len(spec.get("normalizers", [])) == 1:
+        spec = spec["normalizers"][0]
+    form = spec.get("type")
+    return form if form in ("NFC", "NFKC", "NFD", "NFKD") else None
+
+
 def _normalizer(tok: LoadedTokenizer, check_known: bool = True):
     """The tokenizer's normalizer as ``str -> str``.
 
@@ -369,11 +379,8 @@ def _normalizer(tok: LoadedTokenizer, check_known: bool = True):
     import unicodedata
 
     hf_norm = tok.hf.normalizer.normalize_str
-    spec = tok.spec_json.get("normalizer") or {}
-    if spec.get("type") == "Sequence" and len(spec.get("normalizers", [])) == 1:
-        spec = spec["normalizers"][0]
-    form = spec.get("type")
-    if form not in ("NFC", "NFKC", "NFD", "NFKD"):
+    form = _unicode_form(tok)
+    if form is None:
         return hf_norm
     known: np.ndarray | None = None
 
@@ -444,6 +451,7 @@ class Encoder:
             self._normalize = (_normalizer(tok) if compat.normalizer else None)
             self._normalize_light = (_normalizer(tok, check_known=False)
                                      if compat.normalizer else None)
+            self._form = _unicode_form(tok) if compat.normalizer else None
             names = sorted(matched, key=len, reverse=True)
             self._special_re = re.compile("|".join(map(re.escape, names))) if names else None
             if engine == "native":
@@ -552,17 +560,13 @@ class Encoder:
         n_docs = len(col)
         if n_docs == 0:
             return np.zeros(0, np.uint32), np.zeros(0, np.int64)
-        off_type = np.int32 if pa.types.is_string(col.type) else np.int64
-        _, obuf, dbuf = col.buffers()
-        offsets = np.frombuffer(obuf, dtype=off_type)[col.offset:col.offset + n_docs + 1]
-        offsets = offsets.astype(np.int64, copy=False)  # one kernel signature for both
-        data = np.frombuffer(dbuf if dbuf is not None else b"\0", dtype=np.uint8)
-        if (self._normalize_light is not None
-                and data[offsets[0]:offsets[-1]].max(initial=0) >= 0x80):
-            texts = col.to_pylist()  # only non-ASCII text can change; see `_normalizer`
-            normed = [self._normalize_light(t) for t in texts]
-            if any(a is not b for a, b in zip(normed, texts, strict=True)):
-                return self._encode_arrow(pa.array(normed, pa.large_string()))
+        raw = col
+        data, offsets = _buffers(col)
+        if self._normalize_light is not None:
+            normed = self._normalized(col, data, offsets)
+            if normed is not None:
+                col = normed
+                data, offsets = _buffers(col)
         native = self._native
         assert native is not None
         n = min(self.threads, n_docs)
@@ -582,8 +586,8 @@ class Encoder:
         if self._id_map is not None:
             tokens = self._id_map[tokens]
         if flags.any():  # code points outside this Python's Unicode tables: tiktoken
-            idx = np.flatnonzero(flags)
-            ft, fl = self._encode_chunk([col[int(i)].as_py() for i in idx], 0)
+            idx = np.flatnonzero(flags)  # (it normalizes the raw text itself)
+            ft, fl = self._encode_chunk([raw[int(i)].as_py() for i in idx], 0)
             lens = lens.copy()
             lens[idx] = fl
             doc_of = np.repeat(np.arange(n_docs), lens)
@@ -593,6 +597,25 @@ class Encoder:
             out[~from_native] = ft
             tokens = out
         return tokens, lens
+
+    def _normalized(self, col: pa.Array, data: np.ndarray, offsets: np.ndarray
+                    ) -> pa.Array | None:
+        """``col`` with every document in the normalizer's output (None when none
+        changes). For a Unicode normal form the quick check runs in Numba over the UTF-8
+        buffer and only the spans it cannot pass go through Python
+        (`native.normalize_column`, exactly `_normalizer` on each whole document); with
+        another normalizer every document does."""
+        if self._form is None:
+            texts = col.to_pylist()
+            return pa.array([self._normalize_light(t) for t in texts], pa.large_string())
+        from .native import normalize_column
+
+        out = normalize_column(self._form, data, offsets, self._normalize_light)
+        if out is None:
+            return None
+        new_data, new_offsets = out
+        return pa.LargeStringArray.from_buffers(len(col), pa.py_buffer(new_offsets),
+                                                pa.py_buffer(new_data))
 
     def _get_pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -674,6 +697,17 @@ class Encoder:
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """Ids back to text (special tokens kept), through `tokenizers`."""
         return self.tok.hf.decode([int(i) for i in ids], skip_special_tokens=False)
+
+
+def _buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 data uint8, offsets int64 of the n + 1 document bounds) of a string or
+    large_string Arrow array, zero copy (but for int32 offsets, widened)."""
+    off_type = np.int32 if pa.types.is_string(col.type) else np.int64
+    _, obuf, dbuf = col.buffers()
+    offsets = np.frombuffer(obuf, dtype=off_type)[col.offset:col.offset + len(col) + 1]
+    offsets = offsets.astype(np.int64, copy=False)  # one kernel signature for both
+    data = np.frombuffer(dbuf if dbuf is not None else b"\0", dtype=np.uint8)
+    return data, offsets
 
 
 def _split_even(sizes: list[int], parts: int) -> list[tuple[int, int]]:
