@@ -24,7 +24,6 @@ mixed-script corpus (gettext, 28 languages: 17,170 spans, 82 KB of 22.6 MB).
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -34,6 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..storage import cache_dir
 from . import _kernels as K
+from . import tokenizer_cache
 from ._kernels import CLS_UNKNOWN
 
 __all__ = ["CLS_UNKNOWN", "FORMS", "PATTERNS", "NativeBPE", "char_classes", "normalization_spans",
@@ -61,32 +61,22 @@ _TABLES: dict[str, np.ndarray] = {}
 
 def _code_point_table(name: str, layout: int, build) -> np.ndarray:
     """A uint8-per-code-point table that depends only on this Python's Unicode database:
-    ``build()`` once, then kept in memory and in `mixforge.storage.cache_dir`
-    (``$MIXFORGE_CACHE``, default ``~/.cache/mixforge``) as
-    ``unicode-<name>-<Unicode version>-v<layout>.npy``, written atomically (bump
-    ``layout`` when ``build`` changes). An unreadable or malformed file is rebuilt; a
-    read-only cache directory only means no cache."""
+    ``build()`` once, then kept in memory and as a cache entry
+    (`tokenizer_cache.write_entry`: atomic, checksummed) at
+    ``<cache_dir>/unicode/<name>-<Unicode version>-v<layout>.npz`` in
+    `mixforge.storage.cache_dir` (``$MIXFORGE_CACHE``, default ``~/.cache/mixforge``);
+    bump ``layout`` when ``build`` changes. A damaged entry is rebuilt; a read-only cache
+    directory only means no cache."""
     key = f"{name}-{unicodedata.unidata_version}-v{layout}"
     table = _TABLES.get(key)
     if table is not None:
         return table
-    path = cache_dir() / f"unicode-{key}.npy"
-    try:
-        table = np.load(path)
-        if table.shape == (0x110000,) and table.dtype == np.uint8:
-            _TABLES[key] = table
-            return table
-    except (OSError, ValueError):
-        pass
-    table = build()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, table)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    path = cache_dir() / "unicode" / f"{key}.npz"
+    hit = tokenizer_cache.read_entry(path, key)
+    table = hit[1].get("table") if hit else None
+    if table is None or table.shape != (0x110000,) or table.dtype != np.uint8:
+        table = build()
+        tokenizer_cache.write_entry(path, key, {}, {"table": table})
     _TABLES[key] = table
     return table
 

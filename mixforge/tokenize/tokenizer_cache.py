@@ -21,6 +21,9 @@ that cannot be read, fails its checksum or names another key is rebuilt (and rep
 with a warning in the log); a cache folder that is missing and cannot be made, or
 read-only, only means no cache. Clearing it is always safe: ``rm -rf
 ~/.cache/mixforge/tokenizers-engine``.
+
+`read_entry`/`write_entry` are the one entry format of the cache: `native`'s code-point
+tables (``<cache_dir>/unicode/``, keyed by table, Unicode version and layout) use them too.
 """
 
 from __future__ import annotations
@@ -73,34 +76,48 @@ def _checksum(meta: bytes, arrays: dict[str, np.ndarray]) -> int:
 def load(fingerprint: str) -> tuple[dict, dict[str, np.ndarray]] | None:
     """The (header, arrays) cached for a tokenizer, or None (absent, unreadable, damaged
     or of another key: the caller rebuilds and `save`s)."""
-    path = entry_path(fingerprint)
+    return read_entry(entry_path(fingerprint), entry_key(fingerprint))
+
+
+def save(fingerprint: str, data: dict, arrays: dict[str, np.ndarray]) -> Path | None:
+    """Write a tokenizer's entry atomically; its path, or None when the cache folder cannot
+    be written (then there is just no cache)."""
+    return write_entry(entry_path(fingerprint), entry_key(fingerprint), data, arrays)
+
+
+def read_entry(path: Path, key: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """One cache entry (a ``.npz`` written by `write_entry`): its (header data, arrays), or
+    None when it is absent, unreadable, fails its CRC-32 or was written for another
+    ``key`` (logged as a warning, except absent). The one reader of every entry in the
+    cache: the tokenizer parts here, `native`'s code-point tables."""
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
         return None
     except Exception as e:  # a truncated zip, a bad header: anything means rebuild
-        log.warning("tokenizer cache entry %s is unreadable (%s); rebuilding it", path, e)
+        log.warning("cache entry %s is unreadable (%s); rebuilding it", path, e)
         return None
     meta_raw = arrays.pop(_META, np.zeros(0, np.uint8)).tobytes()
     crc = arrays.pop(_CRC, np.zeros(1, np.int64))
     try:
         meta = json.loads(meta_raw)
         ok = (crc.shape == (1,) and int(crc[0]) == _checksum(meta_raw, arrays)
-              and meta.get("key") == entry_key(fingerprint))
+              and meta.get("key") == key)
     except ValueError:
         ok = False
     if not ok:
-        log.warning("tokenizer cache entry %s fails its checksum; rebuilding it", path)
+        log.warning("cache entry %s fails its checksum; rebuilding it", path)
         return None
     return meta["data"], arrays
 
 
-def save(fingerprint: str, data: dict, arrays: dict[str, np.ndarray]) -> Path | None:
-    """Write an entry atomically (temporary file, then rename); its path, or None when
-    the cache folder cannot be written (then there is just no cache)."""
-    path = entry_path(fingerprint)
-    meta_raw = json.dumps({"key": entry_key(fingerprint), "data": data}, sort_keys=True).encode()
+def write_entry(path: Path, key: str, data: dict, arrays: dict[str, np.ndarray],
+                ) -> Path | None:
+    """Write an entry atomically (temporary file, then rename): a JSON header holding
+    ``key`` and ``data``, the named ``arrays``, a CRC-32 of both. Returns its path, or None
+    when the folder cannot be written (then there is just no cache)."""
+    meta_raw = json.dumps({"key": key, "data": data}, sort_keys=True).encode()
     payload = {_META: np.frombuffer(meta_raw, dtype=np.uint8),
                _CRC: np.array([_checksum(meta_raw, arrays)], dtype=np.int64), **arrays}
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
@@ -110,7 +127,7 @@ def save(fingerprint: str, data: dict, arrays: dict[str, np.ndarray]) -> Path | 
             np.savez(f, **payload)
         os.replace(tmp, path)
     except OSError as e:
-        log.debug("tokenizer cache not written (%s): %s", path, e)
+        log.debug("cache entry not written (%s): %s", path, e)
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         return None

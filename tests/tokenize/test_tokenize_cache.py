@@ -150,3 +150,23 @@ def test_a_changed_tokenizer_file_or_engine_version_is_a_miss(trained, tmp_path,
     assert build_encoder(tok, sample=["hello world"]).engine == "native"  # still proven
     monkeypatch.setattr(tokenizer_cache, "ENGINE_VERSION", tokenizer_cache.ENGINE_VERSION + 1)
     assert not tokenizer_parts(trained).cached and len(entries(cache)) == 3
+
+
+def test_code_point_table_is_a_checksummed_entry(tmp_path, monkeypatch):
+    """The Unicode tables use the same entry format: written once, read back equal, and a
+    damaged entry is rebuilt (not trusted)."""
+    from mixforge.tokenize import native
+
+    monkeypatch.setenv("MIXFORGE_CACHE", str(tmp_path))
+    monkeypatch.setattr(native, "_TABLES", {})
+    built = native.char_classes()
+    (entry,) = (tmp_path / "unicode").glob("classes-*.npz")
+    monkeypatch.setattr(native, "_TABLES", {})
+    calls = []
+    monkeypatch.setattr(native, "_build_classes", lambda: calls.append(1) or built.copy())
+    assert np.array_equal(native.char_classes(), built) and calls == []  # read back
+    raw = bytearray(entry.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    entry.write_bytes(bytes(raw))
+    monkeypatch.setattr(native, "_TABLES", {})
+    assert np.array_equal(native.char_classes(), built) and calls == [1]  # rebuilt
