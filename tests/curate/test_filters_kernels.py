@@ -112,7 +112,7 @@ def test_plain_chunk_fast_path_equals_the_full_rules(ingested_table):
     for w in words:
         cps = np.array([ord(c) for c in w], np.int64)
         ts, te, sufs, sufe = (np.zeros(len(w) + 1, np.int64) for _ in range(4))
-        nt = k._tokenize_chunk(cps, 0, len(w), lex.flags, lex.ex_keys, lex.ex_off,
-                               lex.ex_lens, lex.ex_maxlen, lex.unit_keys, lex.unit_maxlen,
-                               ts, te, 0, sufs, sufe)
+        nt = k._tokenize_chunk(cps, 0, len(w), lex.flags, lex.ex_keys, lex.ex_bloom,
+                               lex.ex_off, lex.ex_lens, lex.ex_maxlen, lex.unit_keys,
+                               lex.unit_maxlen, ts, te, 0, sufs, sufe)
         assert split_words([w])[0] == [w[a:b] for a, b in zip(ts[:nt], te[:nt], strict=True)]
