@@ -538,7 +538,7 @@ def _sentences(ts, te, nt, cps, F):
     return count
 
 
-@njit(**JIT_NOALLOC)
+@njit(**JIT_NOALLOC, inline="always")
 def _clear(keys, n):
     cap = 16
     while cap < 2 * n + 2:
@@ -548,7 +548,7 @@ def _clear(keys, n):
     return cap - 1
 
 
-@njit(**JIT_NOALLOC)
+@njit(**JIT_NOALLOC, inline="always")
 def _seen(keys, mask, key):
     """Insert ``key``; True when it was already there."""
     i = np.int64(key & np.uint64(mask))
@@ -562,7 +562,7 @@ def _seen(keys, mask, key):
         i = (i + 1) & mask
 
 
-@njit(**JIT_NOALLOC)
+@njit(**JIT_NOALLOC, inline="always")
 def _count(keys, vals, mask, key):
     """Increment the count of ``key``; return the new count."""
     i = np.int64(key & np.uint64(mask))
@@ -578,7 +578,7 @@ def _count(keys, vals, mask, key):
         i = (i + 1) & mask
 
 
-@njit(**JIT_NOALLOC)
+@njit(**JIT_NOALLOC, inline="always")
 def _get(keys, vals, mask, key):
     i = np.int64(key & np.uint64(mask))
     while True:
@@ -715,23 +715,38 @@ def _word_stats(cps, n, lex, rules, s, out):
 @njit(**JIT_NOALLOC)
 def _ngram_stats(nt, s, out):
     """Gopher repetition over words: top 2/3/4-gram characters ("words joined by spaces"
-    x count) and duplicated 5..10-gram characters (greedy, as Gopher/datatrove count)."""
+    x count) and duplicated 5..10-gram characters (greedy, as Gopher/datatrove count).
+
+    One pass per n. The top n-gram is datatrove's ``Counter.most_common(1)``: the highest
+    count, ties to the n-gram seen first; each slot holds ``count << 32 | (2**32 - 1 -
+    first position)``, so the largest value seen during the count is that n-gram."""
     pw, H0, L0, J, LJ, keys, vals = s.pw, s.H0, s.L0, s.J, s.LJ, s.keys, s.vals
+    low = np.int64(0xFFFFFFFF)
     for g in range(3):
         m = g + 2
         if nt < m:
             continue
         mask = _clear(keys, nt)
-        best = 0
+        best = np.int64(0)
         for t in range(nt - m + 1):
-            key = _mix(J[t + m] - J[t] * pw[LJ[t + m] - LJ[t]], LJ[t + m] - LJ[t])
-            _count(keys, vals, mask, key)
-        for t in range(nt - m + 1):
-            key = _mix(J[t + m] - J[t] * pw[LJ[t + m] - LJ[t]], LJ[t + m] - LJ[t])
-            cnt = _get(keys, vals, mask, key)
-            if cnt > best:
-                best = cnt
-                out[TOP2 + g] = cnt * (LJ[t + m] - LJ[t] - 1)
+            ln = LJ[t + m] - LJ[t]
+            key = _mix(J[t + m] - J[t] * pw[ln], ln)
+            i = np.int64(key & np.uint64(mask))
+            while True:
+                k = keys[i]
+                if k == key:
+                    v = vals[i] + (np.int64(1) << 32)
+                    break
+                if k == _ZERO:
+                    keys[i] = key
+                    v = (np.int64(1) << 32) | (low - t)
+                    break
+                i = (i + 1) & mask
+            vals[i] = v
+            if v > best:
+                best = v
+        t = low - (best & low)
+        out[TOP2 + g] = (best >> 32) * (LJ[t + m] - LJ[t] - 1)
     for g in range(6):
         m = g + 5
         mask = _clear(keys, nt)
