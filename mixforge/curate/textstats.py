@@ -153,8 +153,12 @@ def _tables():
     pat_off = np.zeros(len(pats) + 1, np.int64)
     pat_off[1:] = np.cumsum([len(p) for p in pats])
     pat_cps = np.concatenate([_cps(p) for p in pats])
+    pat_pairs = np.zeros(1 << 8, np.uint64)  # (first << 7 | second) of C4's phrases
+    for p in pats[:8]:
+        code = ord(p[0]) << 7 | ord(p[1])
+        pat_pairs[code >> 6] |= np.uint64(1) << np.uint64(code & 63)
     return (ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pat_cps,
-            pat_off)
+            pat_off, pat_pairs)
 
 
 def _chunks(texts) -> list[pa.Array]:
@@ -167,8 +171,8 @@ def _chunks(texts) -> list[pa.Array]:
 
 def _kernel_args(params: StatsParams) -> tuple[k.Lexicon, k.Rules]:
     """The kernel's tokenizer tables and the settings of ``params``, as its namedtuples."""
-    ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pats, pat_off = (
-        _tables())
+    (ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pats, pat_off,
+     pat_pairs) = _tables()
     stop_keys = np.array([k._key_of(_cps(w)) for w in params.stop_words], np.uint64)
     stop = data.DT_TERMINAL_PUNCTUATION if params.stop_chars is None else params.stop_chars
     stop_chars = np.array(sorted({ord(c) for c in stop}), np.int64)
@@ -177,7 +181,8 @@ def _kernel_args(params: StatsParams) -> tuple[k.Lexicon, k.Rules]:
     rules = k.Rules(stop_keys, stop_chars, params.short_line_length,
                     params.c4_max_word_length, params.c4_filter_no_terminal_punct,
                     params.c4_min_words_per_line, params.c4_filter_javascript,
-                    params.c4_filter_policy, params.c4_remove_citations, pats, pat_off)
+                    params.c4_filter_policy, params.c4_remove_citations, pats, pat_off,
+                    pat_pairs)
     return lex, rules
 
 
