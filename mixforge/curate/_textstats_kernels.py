@@ -675,22 +675,28 @@ def _words(cps, a, b, lex, ts, te, sufs, sufe):
 
 
 @njit(**JIT_NOALLOC)
-def _char_stats(cps, n, out):
-    """Characters: '#', newlines and ellipses ('…' or '...')."""
-    i = 0
-    while i < n:
+def _char_stats(cps, n, P, out):
+    """Characters: '#', newlines and ellipses ('…', or '...' counted as ``str.count``
+    does: a run of k dots holds k // 3), and the prefix hashes ``P`` of the code points.
+    One pass without branches: the counts ride along the hash's multiply chain."""
+    hashes = 0
+    newlines = 0
+    ellipses = 0
+    dots = 0
+    P[0] = _ZERO
+    for i in range(n):
         c = cps[i]
-        if c == 35:
-            out[HASHES] += 1
-        elif c == 10:
-            out[NEWLINES] += 1
-        elif c == 0x2026:
-            out[ELLIPSES] += 1
-        if c == 46 and i + 2 < n and cps[i + 1] == 46 and cps[i + 2] == 46:
-            out[ELLIPSES] += 1
-            i += 3
-            continue
-        i += 1
+        P[i + 1] = P[i] * _B + np.uint64(c + 1)
+        hashes += c == 35
+        newlines += c == 10
+        ellipses += c == 0x2026
+        dots = (dots + 1) * (c == 46)
+        third = dots == 3
+        ellipses += third
+        dots -= 3 * third
+    out[HASHES] = hashes
+    out[NEWLINES] = newlines
+    out[ELLIPSES] = ellipses
 
 
 @njit(**JIT_NOALLOC)
@@ -981,11 +987,7 @@ def _doc_stats(n, lex, rules, s, out):
     paragraphs and lines, FineWeb's lines, ``splitlines()`` lines)."""
     cps = s.cps
     out[N_CHARS] = n
-    P = s.P
-    P[0] = _ZERO
-    for i in range(n):
-        P[i + 1] = P[i] * _B + np.uint64(cps[i] + 1)
-    _char_stats(cps, n, out)
+    _char_stats(cps, n, s.P, out)
     nt = _word_stats(cps, n, lex, rules, s, out)
     _ngram_stats(nt, s, out)
     _gopher_repetition_stats(cps, n, lex.flags, s, out)
