@@ -11,9 +11,9 @@ per-kernel extras such as ``inline="always"``), so the flags cannot drift betwee
 ``JIT_NOALLOC`` adds ``_nrt=False`` (Numba's runtime off) for kernels that allocate
 nothing, every array being their caller's: Numba otherwise reference-counts, with an
 atomic increment and decrement, every array handed to a call it did not inline, and
-per-word helpers that take a dozen arrays paid that on every word. In the text-statistics
-kernels it was a third of the whole pass (19.5 MB of mixed text: 1.14 -> 0.76 s of CPU
-time, the word split alone 2x faster). Such a kernel must not create an array (it would
+per-chunk helpers that take a dozen arrays paid that on every chunk of text: turning it
+off took the text-statistics word split from 0.28 to 0.16 s of CPU time on 19.5 MB of
+mixed text (bench/corpus_other.py). Such a kernel must not create an array (it would
 never be freed) and must not be handed one it should free; views and slices are fine.
 
 ``parallel`` is not set: stages parallelize over shards with the executor instead.

@@ -7,7 +7,9 @@ tokenizer does (datatrove's English word tokenizer), and every statistic of the 
 C4 and FineWeb rules is counted in that pass. No Python runs per document.
 
 Private ``_name`` functions take arrays and scalars only and never raise; the public
-wrapper is `mixforge.curate.textstats.compute_stats`. Character classes come from a
+wrapper is `mixforge.curate.textstats.compute_stats`. Only `_scratch` and the batch
+drivers allocate; every per-document kernel compiles with ``JIT_NOALLOC`` (no reference
+counting of the arrays it is handed: mixforge/_numba.py). Character classes come from a
 per-code-point flag table built once by the wrapper (from ``str`` methods, unicodedata
 and spaCy's own character classes, see ``_spacy_en_data``).
 
