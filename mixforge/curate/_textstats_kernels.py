@@ -7,7 +7,9 @@ tokenizer does (datatrove's English word tokenizer), and every statistic of the 
 C4 and FineWeb rules is counted in that pass. No Python runs per document.
 
 Private ``_name`` functions take arrays and scalars only and never raise; the public
-wrapper is `mixforge.curate.textstats.compute_stats`. Character classes come from a
+wrapper is `mixforge.curate.textstats.compute_stats`. Only `_scratch` and the batch
+drivers allocate; every per-document kernel compiles with ``JIT_NOALLOC`` (no reference
+counting of the arrays it is handed: mixforge/_numba.py). Character classes come from a
 per-code-point flag table built once by the wrapper (from ``str`` methods, unicodedata
 and spaCy's own character classes, see ``_spacy_en_data``).
 
@@ -23,7 +25,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from .._numba import JIT
+from .._numba import JIT, JIT_NOALLOC
 from ._utf8 import _decode as _decode_at
 
 # character flags (one uint32 per code point)
@@ -43,6 +45,7 @@ F_LINEBRK = 1 << 12  # a str.splitlines boundary
 F_DOTPREV = 1 << 13  # a '.' after this character is a spaCy suffix
 F_DIGIT = 1 << 14  # ASCII digit
 F_PLAIN = 1 << 15  # a letter that is no spaCy prefix, suffix, quote or icon
+F_INFIX = 1 << 16  # a character that can start a spaCy infix (`_infix_at`)
 
 # columns of the statistics matrix
 (N_CHARS, N_WORDS, N_NONSYM_WORDS, NONSYM_CHARS, ALPHA_WORDS, STOP_WORDS, HASHES, ELLIPSES,
@@ -54,12 +57,16 @@ N_STATS = 35
 
 #: spaCy's English tokenizer tables (`textstats._tables`) and the per-code-point flags:
 #: ``ex_keys`` is an open-addressing table of the special cases' keys; the tokens of the
-#: case in slot k have lengths ``ex_lens[ex_off[k]:ex_off[k + 1]]`` (none for empty slots).
-Lexicon = namedtuple("Lexicon", "flags ex_keys ex_off ex_lens ex_maxlen unit_keys unit_maxlen")
+#: case in slot k have lengths ``ex_lens[ex_off[k]:ex_off[k + 1]]`` (none for empty slots);
+#: ``ex_bloom`` is a bit set over (first, second, last character, length) of every case
+#: (`_bloom_bit`), so most spans are ruled out without hashing their characters.
+Lexicon = namedtuple("Lexicon", "flags ex_keys ex_bloom ex_off ex_lens ex_maxlen unit_keys "
+                     "unit_maxlen")
 #: The settings that change the statistics (`textstats.StatsParams`): stop words, FineWeb's
 #: line-ending characters and short-line length, C4's line rules and its patterns.
 Rules = namedtuple("Rules", "stop_keys stop_chars short_line_length c4_max_word_length "
-                   "c4_terminal c4_min_words c4_javascript c4_policy c4_citations pats pat_off")
+                   "c4_terminal c4_min_words c4_javascript c4_policy c4_citations pats pat_off "
+                   "pat_pairs")
 #: Work arrays of `_batch_stats`, sized once per batch by its longest document (`_scratch`):
 #: code points, word spans (document, C4 line, suffix stack), prefix hashes of code points
 #: (P) and powers of the base (pw), word-level prefix hashes and lengths (H0/L0 words, J/LJ
@@ -78,7 +85,7 @@ _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 
 
-@njit(**JIT, inline="always")
+@njit(**JIT_NOALLOC, inline="always")
 def _mix(h, n):
     """A non-zero 64-bit key from a polynomial hash and a length (splitmix64 finalizer)."""
     x = h ^ (np.uint64(n) * _K)
@@ -90,13 +97,18 @@ def _mix(h, n):
     return x
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _decode(data, start, end, cps):
     """UTF-8 bytes -> code points in ``cps``; returns the count (invalid UTF-8 -> U+FFFD
     per maximal subpart, as `mixforge.curate._utf8` decodes it)."""
     n = 0
     i = start
     while i < end:
+        if data[i] < 0x80:  # ASCII: no call
+            cps[n] = data[i]
+            n += 1
+            i += 1
+            continue
         cp, k = _decode_at(data, i, end)
         cps[n] = cp
         n += 1
@@ -104,7 +116,7 @@ def _decode(data, start, end, cps):
     return n
 
 
-@njit(**JIT, inline="always")
+@njit(**JIT_NOALLOC, inline="always")
 def _fnv(cps, a, b):
     """FNV-1a of code points [a, b) mixed with the length (the exception-table key)."""
     h = np.uint64(0xCBF29CE484222325)
@@ -113,7 +125,7 @@ def _fnv(cps, a, b):
     return _mix(h, b - a)
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _key_of(cps):
     """The polynomial-hash key of a whole code-point array (as `_doc_stats` keys words)."""
     h = _ZERO
@@ -122,7 +134,7 @@ def _key_of(cps):
     return _mix(h, cps.shape[0])
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _lookup(keys, key):
     """Index of ``key`` in the sorted array ``keys``, or -1."""
     lo = 0
@@ -138,7 +150,7 @@ def _lookup(keys, key):
     return -1
 
 
-@njit(**JIT, inline="always")
+@njit(**JIT_NOALLOC, inline="always")
 def _probe(table, key):
     """Slot of ``key`` in the open-addressing ``table`` (power-of-two size, 0 = empty;
     `textstats._tables` builds it with linear probing), or -1."""
@@ -153,17 +165,30 @@ def _probe(table, key):
         i = (i + 1) & mask
 
 
-@njit(**JIT, inline="always")
-def _special(cps, a, b, ex_keys, ex_maxlen):
-    """The slot of spaCy's special case spelled by ``cps[a:b]``, or -1. ``ex_keys`` is a
-    hash table at most 1/3 full, so a word that is no special case (nearly all) costs one
-    probe: a sorted array's binary search here was ~half of the whole statistics pass."""
-    if b - a > ex_maxlen or b <= a:
+@njit(**JIT_NOALLOC, inline="always")
+def _bloom_bit(c0, c1, cl, n):
+    """Bit of ``ex_bloom`` for a span of ``n`` code points starting ``c0, c1`` (``c1`` is
+    ``c0`` when n == 1) and ending ``cl``: the top 16 bits of a multiplicative hash."""
+    x = (np.uint64(c0) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(c1) * _M1
+         + np.uint64(cl) * _M2 + np.uint64(n))
+    return np.int64((x * _K) >> np.uint64(48))
+
+
+@njit(**JIT_NOALLOC, inline="always")
+def _special(cps, a, b, ex_keys, ex_bloom, ex_maxlen):
+    """The slot of spaCy's special case spelled by ``cps[a:b]``, or -1. ``ex_bloom`` rules
+    out ~99% of spans that are no special case from three characters and the length;
+    the rest cost one probe of ``ex_keys`` (a hash table at most 1/3 full)."""
+    n = b - a
+    if n > ex_maxlen or n <= 0:
+        return -1
+    bit = _bloom_bit(cps[a], cps[a + 1] if n > 1 else cps[a], cps[b - 1], n)
+    if not (ex_bloom[bit >> 6] >> np.uint64(bit & 63)) & _ONE:
         return -1
     return _probe(ex_keys, _fnv(cps, a, b))
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC, inline="always")
 def _find_prefix(cps, a, b, F):
     c = cps[a]
     if c == 46 and a + 1 < b and cps[a + 1] == 46:  # '..+'
@@ -184,7 +209,7 @@ def _find_prefix(cps, a, b, F):
     return 0
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _find_suffix(cps, a, b, F, unit_keys, unit_maxlen):
     if b <= a:
         return 0
@@ -222,7 +247,7 @@ def _find_suffix(cps, a, b, F, unit_keys, unit_maxlen):
     return b - best
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _url_like(cps, a, b, F):
     """An approximation of spaCy's URL match: a scheme, or host.tld[:port][/...]."""
     for i in range(a, b - 2):
@@ -280,7 +305,7 @@ def _url_like(cps, a, b, F):
     return True
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _infix_at(cps, i, a, b, F):
     """End of an infix match starting at ``i`` in [a, b), or -1 (spaCy's English infixes)."""
     c = cps[i]
@@ -320,7 +345,7 @@ def _infix_at(cps, i, a, b, F):
     return -1
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC, inline="always")
 def _emit_special(k, a, ex_off, ex_lens, ts, te, nt):
     pos = a
     for j in range(ex_off[k], ex_off[k + 1]):
@@ -331,12 +356,12 @@ def _emit_special(k, a, ex_off, ex_lens, ts, te, nt):
     return nt
 
 
-@njit(**JIT)
-def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
-                    ts, te, nt, sufs, sufe):
+@njit(**JIT_NOALLOC, inline="always")
+def _tokenize_chunk(cps, s, e, F, ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, unit_keys,
+                    unit_maxlen, ts, te, nt, sufs, sufe):
     """Split one whitespace-free chunk into spaCy-like tokens appended at ``nt``."""
     t0 = nt
-    k = _special(cps, s, e, ex_keys, ex_maxlen)
+    k = _special(cps, s, e, ex_keys, ex_bloom, ex_maxlen)
     if k >= 0:
         return _emit_special(k, s, ex_off, ex_lens, ts, te, nt)
     a = s
@@ -345,14 +370,14 @@ def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys
     core_special = -1
     last = -1
     while a < b and (b - a) != last:
-        k = _special(cps, a, b, ex_keys, ex_maxlen)
+        k = _special(cps, a, b, ex_keys, ex_bloom, ex_maxlen)
         if k >= 0:
             core_special = k
             break
         last = b - a
         pre = _find_prefix(cps, a, b, F)
         if pre:
-            k = _special(cps, a + pre, b, ex_keys, ex_maxlen)
+            k = _special(cps, a + pre, b, ex_keys, ex_bloom, ex_maxlen)
             if k >= 0:
                 ts[nt] = a
                 te[nt] = a + pre
@@ -362,7 +387,7 @@ def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys
                 break
         suf = _find_suffix(cps, a + pre, b, F, unit_keys, unit_maxlen)
         if suf:
-            k = _special(cps, a, b - suf, ex_keys, ex_maxlen)
+            k = _special(cps, a, b - suf, ex_keys, ex_bloom, ex_maxlen)
             if k >= 0:
                 sufs[nsuf] = b - suf
                 sufe[nsuf] = b
@@ -391,7 +416,7 @@ def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys
             b -= suf
     if a < b:
         if core_special < 0:
-            core_special = _special(cps, a, b, ex_keys, ex_maxlen)
+            core_special = _special(cps, a, b, ex_keys, ex_bloom, ex_maxlen)
         if core_special >= 0:
             nt = _emit_special(core_special, a, ex_off, ex_lens, ts, te, nt)
         elif _url_like(cps, a, b, F):
@@ -402,6 +427,9 @@ def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys
             start = a
             i = a
             while i < b:
+                if not (F[cps[i]] & F_INFIX):  # nearly every character: no call
+                    i += 1
+                    continue
                 j = _infix_at(cps, i, a, b, F)
                 if j < 0:
                     i += 1
@@ -424,11 +452,11 @@ def _tokenize_chunk(cps, s, e, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys
         ts[nt] = sufs[q]
         te[nt] = sufe[q]
         nt += 1
-    return _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te)
+    return _merge_specials(cps, t0, nt, ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, ts, te)
 
 
-@njit(**JIT)
-def _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te):
+@njit(**JIT_NOALLOC)
+def _merge_specials(cps, t0, nt, ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, ts, te):
     """spaCy's second pass: 2-3 adjacent tokens that spell a special case become it
     (e.g. ')' + ':' -> the emoticon '):'). Returns the new token count."""
     w = t0
@@ -438,7 +466,7 @@ def _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te):
         for span in (3, 2):
             if i + span > nt or te[i + span - 1] - ts[i] > ex_maxlen:
                 continue
-            k = _special(cps, ts[i], te[i + span - 1], ex_keys, ex_maxlen)
+            k = _special(cps, ts[i], te[i + span - 1], ex_keys, ex_bloom, ex_maxlen)
             if k >= 0 and ex_off[k + 1] - ex_off[k] <= span:
                 w = _emit_special(k, ts[i], ex_off, ex_lens, ts, te, w)
                 i += span
@@ -452,9 +480,9 @@ def _merge_specials(cps, t0, nt, ex_keys, ex_off, ex_lens, ex_maxlen, ts, te):
     return w
 
 
-@njit(**JIT)
-def _tokenize(cps, a, b, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen,
-              ts, te, sufs, sufe):
+@njit(**JIT_NOALLOC)
+def _tokenize(cps, a, b, F, ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, unit_keys,
+              unit_maxlen, ts, te, sufs, sufe):
     """Tokens of code points [a, b): whitespace chunks, each split like spaCy."""
     nt = 0
     i = a
@@ -480,18 +508,18 @@ def _tokenize(cps, a, b, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit
             if not (f & plain):
                 plain = 0
             j += 1
-        if plain and _special(cps, i, j, ex_keys, ex_maxlen) < 0:
+        if plain and _special(cps, i, j, ex_keys, ex_bloom, ex_maxlen) < 0:
             ts[nt] = i
             te[nt] = j
             nt += 1
         else:
-            nt = _tokenize_chunk(cps, i, j, F, ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys,
-                                 unit_maxlen, ts, te, nt, sufs, sufe)
+            nt = _tokenize_chunk(cps, i, j, F, ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen,
+                                 unit_keys, unit_maxlen, ts, te, nt, sufs, sufe)
         i = j
     return nt
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _sentences(ts, te, nt, cps, F):
     """spaCy's Sentencizer over tokens: a sentence starts after a sentence-final mark."""
     if nt == 0:
@@ -513,7 +541,7 @@ def _sentences(ts, te, nt, cps, F):
     return count
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC, inline="always")
 def _clear(keys, n):
     cap = 16
     while cap < 2 * n + 2:
@@ -523,7 +551,7 @@ def _clear(keys, n):
     return cap - 1
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC, inline="always")
 def _seen(keys, mask, key):
     """Insert ``key``; True when it was already there."""
     i = np.int64(key & np.uint64(mask))
@@ -537,7 +565,7 @@ def _seen(keys, mask, key):
         i = (i + 1) & mask
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC, inline="always")
 def _count(keys, vals, mask, key):
     """Increment the count of ``key``; return the new count."""
     i = np.int64(key & np.uint64(mask))
@@ -553,7 +581,7 @@ def _count(keys, vals, mask, key):
         i = (i + 1) & mask
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC, inline="always")
 def _get(keys, vals, mask, key):
     i = np.int64(key & np.uint64(mask))
     while True:
@@ -565,32 +593,60 @@ def _get(keys, vals, mask, key):
         i = (i + 1) & mask
 
 
-@njit(**JIT, inline="always")
+@njit(**JIT_NOALLOC, inline="always")
 def _sub(P, pw, i, j):
     return P[j] - P[i] * pw[j - i]
 
 
-@njit(**JIT)
-def _contains(cps, a, b, pat):
-    """ASCII-case-insensitive substring test of ``pat`` (lower-case code points)."""
-    m = pat.shape[0]
-    for i in range(a, b - m + 1):
-        ok = True
-        for j in range(m):
-            c = cps[i + j]
-            if 65 <= c <= 90:
-                c += 32
-            elif c == 0x212A:  # KELVIN SIGN lower-cases to 'k'
-                c = 107
-            if c != pat[j]:
-                ok = False
-                break
-        if ok:
-            return True
-    return False
+_CURLY = 1 << 8  # `_find_patterns`: the line holds a '{'
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC, inline="always")
+def _fold(c):
+    """ASCII lower case (and KELVIN SIGN, which ``str.lower`` maps to 'k')."""
+    if 65 <= c <= 90:
+        return c + 32
+    if c == 0x212A:
+        return 107
+    return c
+
+
+@njit(**JIT_NOALLOC)
+def _find_patterns(cps, a, b, pats, pat_off, pat_pairs):
+    """Which of C4's first eight patterns (lower-case code points ``pats[pat_off[p]:
+    pat_off[p + 1]]``, two or more each) occur in ``cps[a:b]``, case-insensitively, as
+    bit p; bit 8 (`_CURLY`) for a '{'. One pass over the line: a pattern is compared
+    only where the two characters there open one (``pat_pairs``: a bit set over
+    ``first << 7 | second``), ~3% of positions in prose instead of one in four."""
+    found = 0
+    c1 = _fold(cps[a]) if a < b else 0
+    for i in range(a, b):
+        c0 = c1
+        c1 = _fold(cps[i + 1]) if i + 1 < b else 0
+        if c0 == 123:
+            found |= _CURLY
+            continue
+        if c0 >= 128 or c1 >= 128:
+            continue
+        code = (c0 << 7) | c1
+        if not (pat_pairs[code >> 6] >> np.uint64(code & 63)) & _ONE:
+            continue
+        for p in range(8):
+            p0 = pat_off[p]
+            m = pat_off[p + 1] - p0
+            if pats[p0] != c0 or pats[p0 + 1] != c1 or found & (1 << p) or i + m > b:
+                continue
+            ok = True
+            for j in range(2, m):
+                if _fold(cps[i + j]) != pats[p0 + j]:
+                    ok = False
+                    break
+            if ok:
+                found |= 1 << p
+    return found
+
+
+@njit(**JIT_NOALLOC)
 def _ends_with_citation(cps, a, b, cite_edit, cite_needed):
     """Start of a citation ('[12]', '[]', '[edit]', '[citation needed]') ending at b, or -1."""
     if b - a < 2 or cps[b - 1] != 93:
@@ -613,33 +669,39 @@ def _ends_with_citation(cps, a, b, cite_edit, cite_needed):
     return -1
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _words(cps, a, b, lex, ts, te, sufs, sufe):
     """Word spans of ``cps[a:b]`` into ``ts``/``te`` (spaCy's English tokenizer); count."""
-    return _tokenize(cps, a, b, lex.flags, lex.ex_keys, lex.ex_off, lex.ex_lens, lex.ex_maxlen,
-                     lex.unit_keys, lex.unit_maxlen, ts, te, sufs, sufe)
+    return _tokenize(cps, a, b, lex.flags, lex.ex_keys, lex.ex_bloom, lex.ex_off, lex.ex_lens,
+                     lex.ex_maxlen, lex.unit_keys, lex.unit_maxlen, ts, te, sufs, sufe)
 
 
-@njit(**JIT)
-def _char_stats(cps, n, out):
-    """Characters: '#', newlines and ellipses ('…' or '...')."""
-    i = 0
-    while i < n:
+@njit(**JIT_NOALLOC)
+def _char_stats(cps, n, P, out):
+    """Characters: '#', newlines and ellipses ('…', or '...' counted as ``str.count``
+    does: a run of k dots holds k // 3), and the prefix hashes ``P`` of the code points.
+    One pass without branches: the counts ride along the hash's multiply chain."""
+    hashes = 0
+    newlines = 0
+    ellipses = 0
+    dots = 0
+    P[0] = _ZERO
+    for i in range(n):
         c = cps[i]
-        if c == 35:
-            out[HASHES] += 1
-        elif c == 10:
-            out[NEWLINES] += 1
-        elif c == 0x2026:
-            out[ELLIPSES] += 1
-        if c == 46 and i + 2 < n and cps[i + 1] == 46 and cps[i + 2] == 46:
-            out[ELLIPSES] += 1
-            i += 3
-            continue
-        i += 1
+        P[i + 1] = P[i] * _B + np.uint64(c + 1)
+        hashes += c == 35
+        newlines += c == 10
+        ellipses += c == 0x2026
+        dots = (dots + 1) * (c == 46)
+        third = dots == 3
+        ellipses += third
+        dots -= 3 * third
+    out[HASHES] = hashes
+    out[NEWLINES] = newlines
+    out[ELLIPSES] = ellipses
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _word_stats(cps, n, lex, rules, s, out):
     """Words: counts, symbol/alpha/stop words, and the word-level prefix hashes the
     n-gram statistics use (``s.H0``/``s.L0`` words, ``s.J``/``s.LJ`` words + spaces)."""
@@ -687,26 +749,41 @@ def _word_stats(cps, n, lex, rules, s, out):
     return nt
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _ngram_stats(nt, s, out):
     """Gopher repetition over words: top 2/3/4-gram characters ("words joined by spaces"
-    x count) and duplicated 5..10-gram characters (greedy, as Gopher/datatrove count)."""
+    x count) and duplicated 5..10-gram characters (greedy, as Gopher/datatrove count).
+
+    One pass per n. The top n-gram is datatrove's ``Counter.most_common(1)``: the highest
+    count, ties to the n-gram seen first; each slot holds ``count << 32 | (2**32 - 1 -
+    first position)``, so the largest value seen during the count is that n-gram."""
     pw, H0, L0, J, LJ, keys, vals = s.pw, s.H0, s.L0, s.J, s.LJ, s.keys, s.vals
+    low = np.int64(0xFFFFFFFF)
     for g in range(3):
         m = g + 2
         if nt < m:
             continue
         mask = _clear(keys, nt)
-        best = 0
+        best = np.int64(0)
         for t in range(nt - m + 1):
-            key = _mix(J[t + m] - J[t] * pw[LJ[t + m] - LJ[t]], LJ[t + m] - LJ[t])
-            _count(keys, vals, mask, key)
-        for t in range(nt - m + 1):
-            key = _mix(J[t + m] - J[t] * pw[LJ[t + m] - LJ[t]], LJ[t + m] - LJ[t])
-            cnt = _get(keys, vals, mask, key)
-            if cnt > best:
-                best = cnt
-                out[TOP2 + g] = cnt * (LJ[t + m] - LJ[t] - 1)
+            ln = LJ[t + m] - LJ[t]
+            key = _mix(J[t + m] - J[t] * pw[ln], ln)
+            i = np.int64(key & np.uint64(mask))
+            while True:
+                k = keys[i]
+                if k == key:
+                    v = vals[i] + (np.int64(1) << 32)
+                    break
+                if k == _ZERO:
+                    keys[i] = key
+                    v = (np.int64(1) << 32) | (low - t)
+                    break
+                i = (i + 1) & mask
+            vals[i] = v
+            if v > best:
+                best = v
+        t = low - (best & low)
+        out[TOP2 + g] = (best >> 32) * (LJ[t + m] - LJ[t] - 1)
     for g in range(6):
         m = g + 5
         mask = _clear(keys, nt)
@@ -723,7 +800,7 @@ def _ngram_stats(nt, s, out):
         out[DUP5 + g] = rep
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _repeated_segments(cps, a, b, min_newlines, s, n_hint):
     """Segments of ``cps[a:b]`` split on runs of at least ``min_newlines`` newlines:
     (segments, segments equal to an earlier one, their characters)."""
@@ -762,7 +839,7 @@ def _repeated_segments(cps, a, b, min_newlines, s, n_hint):
     return count, dup, dup_chars
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _gopher_repetition_stats(cps, n, F, s, out):
     """Gopher repetition: paragraphs of ``text.strip()`` split on ``\\n{2,}``, and lines
     of ``re.split("\\n+", text)``."""
@@ -778,7 +855,7 @@ def _gopher_repetition_stats(cps, n, F, s, out):
         cps, 0, n, 1, s, out[NEWLINES] + 1)
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _fineweb_line_stats(cps, n, F, rules, s, out):
     """FineWeb: non-blank lines of ``text.split("\\n")``: count, ending in a stop char,
     short, and duplicated characters."""
@@ -805,7 +882,7 @@ def _fineweb_line_stats(cps, n, F, rules, s, out):
         start = i + 1
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _c4_line(cps, a, b, lex, rules, s, out, t0, t1):
     """C4's line rules on one stripped line ``cps[a:b]``; count it if C4 keeps it.
     ``s.ts[t0:t1]``/``s.te[t0:t1]`` are the document's words on this line."""
@@ -847,18 +924,15 @@ def _c4_line(cps, a, b, lex, rules, s, out, t0, t1):
             return
     if nw < rules.c4_min_words:
         return
-    if _contains(cps, a, e2, pats[pat_off[0]:pat_off[1]]):
+    found = _find_patterns(cps, a, e2, pats, pat_off, rules.pat_pairs)
+    if found & 1:  # lorem ipsum
         out[C4_LOREM_LINES] += 1
-    if rules.c4_javascript and _contains(cps, a, e2, pats[pat_off[1]:pat_off[2]]):
+    if rules.c4_javascript and found & 2:
         return
-    for q in range(a, e2):
-        if cps[q] == 123:
-            out[C4_CURLY_LINES] += 1
-            break
-    if rules.c4_policy:
-        for p in range(2, 8):
-            if _contains(cps, a, e2, pats[pat_off[p]:pat_off[p + 1]]):
-                return
+    if found & _CURLY:
+        out[C4_CURLY_LINES] += 1
+    if rules.c4_policy and found & 0xFC:  # the six policy phrases
+        return
     if e2 == b:
         # whitespace chunks never cross a line, so the line's words are the document's
         # words on it (no second tokenization); a cut-off citation changes the last one
@@ -869,7 +943,7 @@ def _c4_line(cps, a, b, lex, rules, s, out, t0, t1):
     out[C4_KEPT_LINES] += 1
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _splitlines_stats(cps, n, nt, lex, rules, s, out):
     """Lines of ``str.splitlines()``: Gopher's bullet/ellipsis lines, then C4's rules
     (``nt``: the document's words, in ``s.ts``/``s.te``)."""
@@ -908,18 +982,14 @@ def _splitlines_stats(cps, n, nt, lex, rules, s, out):
         t0 = t1
 
 
-@njit(**JIT)
+@njit(**JIT_NOALLOC)
 def _doc_stats(n, lex, rules, s, out):
     """Every statistic (`N_STATS` columns) of one document, code points ``s.cps[:n]``,
     into the row ``out``: one pass per kind of unit (characters, words, n-grams,
     paragraphs and lines, FineWeb's lines, ``splitlines()`` lines)."""
     cps = s.cps
     out[N_CHARS] = n
-    P = s.P
-    P[0] = _ZERO
-    for i in range(n):
-        P[i + 1] = P[i] * _B + np.uint64(cps[i] + 1)
-    _char_stats(cps, n, out)
+    _char_stats(cps, n, s.P, out)
     nt = _word_stats(cps, n, lex, rules, s, out)
     _ngram_stats(nt, s, out)
     _gopher_repetition_stats(cps, n, lex.flags, s, out)

@@ -115,6 +115,7 @@ def char_flags() -> np.ndarray:
     # a '.' after these is split off as a suffix (spaCy's English suffix lookbehind)
     mark("0123456789%²-+|()[]{}?:'\\" + data.PUNCT + data.QUOTES, k.F_DOTPREV)
     flags[alpha & ~upper] |= np.uint32(k.F_DOTPREV)
+    mark(".…+-*^,–—~:<>=/" + "".join(icon), k.F_INFIX)  # every first character of an infix
     special = np.uint32(k.F_PREFIX | k.F_SUFFIX | k.F_QUOTE | k.F_ICON | k.F_DIGIT)
     flags[alpha & ((flags & special) == 0)] |= np.uint32(k.F_PLAIN)
     return flags
@@ -126,7 +127,7 @@ def _cps(s: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _tables():
-    """spaCy's special cases as a hash table (keys, token lengths), units' sorted keys."""
+    """spaCy's special cases as a hash table (keys, bit set, token lengths), units' keys."""
     size = 1 << (3 * len(data.EXCEPTIONS)).bit_length()  # at most 1/3 full
     slots: list[tuple[int, ...]] = [()] * size
     ex_keys = np.zeros(size, np.uint64)
@@ -137,6 +138,10 @@ def _tables():
             i = (i + 1) & (size - 1)
         ex_keys[i] = key
         slots[i] = tuple(lens)
+    ex_bloom = np.zeros(1 << 10, np.uint64)  # 65,536 bits, ~2% set
+    for s in data.EXCEPTIONS:
+        bit = k._bloom_bit(ord(s[0]), ord(s[1 if len(s) > 1 else 0]), ord(s[-1]), len(s))
+        ex_bloom[bit >> 6] |= np.uint64(1) << np.uint64(bit & 63)
     ex_off = np.zeros(size + 1, np.int64)
     ex_off[1:] = np.cumsum([len(lens) for lens in slots])
     ex_lens = np.array([x for lens in slots for x in lens], np.int64)
@@ -148,7 +153,12 @@ def _tables():
     pat_off = np.zeros(len(pats) + 1, np.int64)
     pat_off[1:] = np.cumsum([len(p) for p in pats])
     pat_cps = np.concatenate([_cps(p) for p in pats])
-    return ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pat_cps, pat_off
+    pat_pairs = np.zeros(1 << 8, np.uint64)  # (first << 7 | second) of C4's phrases
+    for p in pats[:8]:
+        code = ord(p[0]) << 7 | ord(p[1])
+        pat_pairs[code >> 6] |= np.uint64(1) << np.uint64(code & 63)
+    return (ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pat_cps,
+            pat_off, pat_pairs)
 
 
 def _chunks(texts) -> list[pa.Array]:
@@ -161,15 +171,18 @@ def _chunks(texts) -> list[pa.Array]:
 
 def _kernel_args(params: StatsParams) -> tuple[k.Lexicon, k.Rules]:
     """The kernel's tokenizer tables and the settings of ``params``, as its namedtuples."""
-    ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pats, pat_off = _tables()
+    (ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen, pats, pat_off,
+     pat_pairs) = _tables()
     stop_keys = np.array([k._key_of(_cps(w)) for w in params.stop_words], np.uint64)
     stop = data.DT_TERMINAL_PUNCTUATION if params.stop_chars is None else params.stop_chars
     stop_chars = np.array(sorted({ord(c) for c in stop}), np.int64)
-    lex = k.Lexicon(char_flags(), ex_keys, ex_off, ex_lens, ex_maxlen, unit_keys, unit_maxlen)
+    lex = k.Lexicon(char_flags(), ex_keys, ex_bloom, ex_off, ex_lens, ex_maxlen, unit_keys,
+                    unit_maxlen)
     rules = k.Rules(stop_keys, stop_chars, params.short_line_length,
                     params.c4_max_word_length, params.c4_filter_no_terminal_punct,
                     params.c4_min_words_per_line, params.c4_filter_javascript,
-                    params.c4_filter_policy, params.c4_remove_citations, pats, pat_off)
+                    params.c4_filter_policy, params.c4_remove_citations, pats, pat_off,
+                    pat_pairs)
     return lex, rules
 
 

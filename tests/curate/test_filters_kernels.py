@@ -112,7 +112,41 @@ def test_plain_chunk_fast_path_equals_the_full_rules(ingested_table):
     for w in words:
         cps = np.array([ord(c) for c in w], np.int64)
         ts, te, sufs, sufe = (np.zeros(len(w) + 1, np.int64) for _ in range(4))
-        nt = k._tokenize_chunk(cps, 0, len(w), lex.flags, lex.ex_keys, lex.ex_off,
-                               lex.ex_lens, lex.ex_maxlen, lex.unit_keys, lex.unit_maxlen,
-                               ts, te, 0, sufs, sufe)
+        nt = k._tokenize_chunk(cps, 0, len(w), lex.flags, lex.ex_keys, lex.ex_bloom,
+                               lex.ex_off, lex.ex_lens, lex.ex_maxlen, lex.unit_keys,
+                               lex.unit_maxlen, ts, te, 0, sufs, sufe)
         assert split_words([w])[0] == [w[a:b] for a, b in zip(ts[:nt], te[:nt], strict=True)]
+
+
+@pytest.mark.parametrize("text", [
+    # two bigrams tie at count 2: "c d" was seen first, "aa bb" reached 2 first
+    "c d aa bb aa bb c d",
+    "x y z x y z y z x y",
+    "a b c d e a b c d e a b c d e f",
+    # equal when joined without spaces, different words (datatrove joins with "")
+    "ab c d e f g a bc d e f g ab c d e f g",
+])
+def test_top_and_duplicate_ngrams_match_datatrove_definitions(text):
+    _check([text, text + " " + text, (text + "\n") * 3])
+
+
+@pytest.mark.parametrize("line", [
+    "We use cookies on this site, see below.", "JavaScript must be enabled here.",
+    "LOREM IPSUM dolor sit amet.", "a {b} c d.", "Our privacy POLICY changed today.",
+    "terms of usE apply to all.", "\u212aelvin site Uses Cookies now.",
+    "use of cookie is fine here.", "lorem ipsu dolor sit amet.", "lo lorem ipsum x.",
+    "see the cookie policy", "see the cookie policy.", "Use Cookies.", "x use cookies y.",
+    "privacy polic.", "{ javascript } lorem ipsum here.",
+])
+def test_c4_phrases_match_naive(line):
+    _check([line, line + "\n" + line.upper(), "ok fine words here.\n" + line])
+
+
+def test_every_special_case_is_found():
+    # the bit set in front of the special-case table must never rule one out
+    from mixforge.curate import _textstats_data as data
+
+    cases = [s for s in data.EXCEPTIONS if not any(c.isspace() for c in s)]
+    got = split_words(cases)
+    for s, words in zip(cases, got, strict=True):
+        assert [len(w) for w in words] == list(data.EXCEPTIONS[s]), s
